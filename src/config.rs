@@ -1,0 +1,424 @@
+//! The flow configuration (`flow.toml`): what the flow does, how it is
+//! randomized, how outcomes are attributed and what a sale is worth.
+//!
+//! The same file is an input (analysis, simulation) and an output (the
+//! recommended next flow), so it serializes back to valid TOML. The
+//! `[simulation]` table is kept as raw TOML so it round-trips unchanged.
+
+use crate::duration::Span;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    pub flow: FlowSection,
+    pub assignment: Assignment,
+    pub arms: Vec<Arm>,
+    pub margin: Margin,
+    #[serde(default)]
+    pub segments: Segments,
+    #[serde(default)]
+    pub guardrails: Guardrails,
+    /// Population parameters for `cartlift simulate`; a production config has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Only `checkout_started` opens a candidate; `cart_updated` extends it.
+    CheckoutStarted,
+    /// Any cart activity opens or extends a candidate.
+    CartUpdated,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSection {
+    #[serde(default = "default_flow_name")]
+    pub name: String,
+    pub trigger: Trigger,
+    /// Inactivity after the last cart activity that makes a cart abandoned.
+    pub abandon_after: Span,
+    /// A customer enters the flow at most once per this span.
+    pub reentry_cooldown: Span,
+    /// An order counts for an entry when it lands within this span after entry.
+    pub attribution_window: Span,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<FrequencyCap>,
+    /// The currency every value is expressed in.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+}
+
+fn default_flow_name() -> String {
+    "abandoned-cart".into()
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyCap {
+    pub max_messages: u32,
+    pub per: Span,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// Salt of the bucket hash; changing it reshuffles every customer.
+    pub salt: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    pub name: String,
+    pub weight: f64,
+    #[serde(default)]
+    pub holdout: bool,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub step: u32,
+    /// Measured from the moment the shopper left the cart (last activity).
+    pub delay: Span,
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incentive: Option<Incentive>,
+}
+
+fn default_channel() -> String {
+    "email".into()
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IncentiveKind {
+    PercentOff,
+    FixedOff,
+    FreeShipping,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Incentive {
+    pub kind: IncentiveKind,
+    /// Percent for `percent_off`, currency amount for `fixed_off`, unused for `free_shipping`.
+    #[serde(default)]
+    pub value: f64,
+    /// The incentive is offered only to carts worth at least this much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_cart_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cart_value: Option<f64>,
+    /// Offered only to these statuses; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_status: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+impl Incentive {
+    /// Whether a cart of this value and customer status is offered the incentive.
+    pub fn applies_to(&self, cart_value: f64, status: &str) -> bool {
+        self.min_cart_value.is_none_or(|m| cart_value >= m)
+            && self.max_cart_value.is_none_or(|m| cart_value < m)
+            && self
+                .customer_status
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|x| x == status))
+    }
+
+    /// The discount this incentive gives on an order of `cart_value`.
+    pub fn discount_on(&self, cart_value: f64, shipping_cost: f64) -> f64 {
+        let raw = match self.kind {
+            IncentiveKind::PercentOff => cart_value * self.value / 100.0,
+            IncentiveKind::FixedOff => self.value.min(cart_value),
+            IncentiveKind::FreeShipping => shipping_cost,
+        };
+        (raw * 100.0).round() / 100.0
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Margin {
+    /// Share of gross merchandise value left after cost of goods.
+    pub contribution_margin: f64,
+    /// Store-paid fulfilment cost per order.
+    #[serde(default)]
+    pub shipping_cost: f64,
+    /// Cost of one message, by channel.
+    #[serde(default)]
+    pub message_cost: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Segments {
+    /// Upper-exclusive edges of the cart-value bands: `[50, 100]` gives
+    /// `<50`, `50-100`, `>=100`.
+    pub cart_value_bands: Vec<f64>,
+}
+
+impl Default for Segments {
+    fn default() -> Self {
+        Segments {
+            cart_value_bands: vec![50.0, 100.0, 200.0],
+        }
+    }
+}
+
+impl Segments {
+    pub fn band_of(&self, value: f64) -> String {
+        let edges = &self.cart_value_bands;
+        match edges.iter().position(|&e| value < e) {
+            Some(0) => format!("<{}", edges[0]),
+            Some(i) => format!("{}-{}", edges[i - 1], edges[i]),
+            None => match edges.last() {
+                Some(last) => format!(">={last}"),
+                None => "all".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrails {
+    pub max_unsubscribe_rate: f64,
+    pub max_complaint_rate: f64,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            max_unsubscribe_rate: 0.003,
+            max_complaint_rate: 0.001,
+        }
+    }
+}
+
+impl FlowConfig {
+    /// Reads and validates a flow file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<FlowConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read flow config {}", path.display()))?;
+        FlowConfig::parse(&text).with_context(|| format!("flow config {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<FlowConfig> {
+        let config: FlowConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    pub fn holdout(&self) -> &Arm {
+        self.arms
+            .iter()
+            .find(|a| a.holdout)
+            .expect("validated: one holdout arm")
+    }
+
+    pub fn arm(&self, name: &str) -> Option<&Arm> {
+        self.arms.iter().find(|a| a.name == name)
+    }
+
+    pub fn message_cost(&self, channel: &str) -> f64 {
+        self.margin.message_cost.get(channel).copied().unwrap_or(0.0)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let f = &self.flow;
+        if f.abandon_after.seconds() <= 0 {
+            bail!("field `flow.abandon_after`: expected a positive duration such as `1h`");
+        }
+        if f.attribution_window.seconds() <= 0 {
+            bail!("field `flow.attribution_window`: expected a positive duration such as `7d`");
+        }
+        if let Some(cap) = &f.frequency_cap {
+            if cap.max_messages == 0 || cap.per.seconds() <= 0 {
+                bail!("field `flow.frequency_cap`: expected max_messages ≥ 1 and a positive `per`");
+            }
+        }
+        if self.assignment.salt.is_empty() {
+            bail!("field `assignment.salt`: expected a non-empty string");
+        }
+        if self.arms.is_empty() {
+            bail!("field `arms`: expected at least a holdout arm and one treatment arm");
+        }
+        let holdouts = self.arms.iter().filter(|a| a.holdout).count();
+        if holdouts != 1 {
+            bail!("field `arms`: expected exactly one arm with `holdout = true`, found {holdouts}");
+        }
+        let mut total = 0.0;
+        for (i, arm) in self.arms.iter().enumerate() {
+            self.validate_arm(i, arm)?;
+            total += arm.weight;
+        }
+        if (total - 1.0).abs() > 1e-6 {
+            bail!("field `arms[].weight`: expected weights summing to 1, they sum to {total}");
+        }
+        let m = &self.margin;
+        if !(0.0..=1.0).contains(&m.contribution_margin) {
+            bail!(
+                "field `margin.contribution_margin`: expected a share between 0 and 1, got {}",
+                m.contribution_margin
+            );
+        }
+        if m.shipping_cost < 0.0 || !m.shipping_cost.is_finite() {
+            bail!("field `margin.shipping_cost`: expected a non-negative amount");
+        }
+        for (ch, cost) in &m.message_cost {
+            if *cost < 0.0 || !cost.is_finite() {
+                bail!("field `margin.message_cost.{ch}`: expected a non-negative amount, got {cost}");
+            }
+        }
+        let bands = &self.segments.cart_value_bands;
+        if bands.windows(2).any(|w| w[0] >= w[1]) || bands.iter().any(|b| !b.is_finite()) {
+            bail!("field `segments.cart_value_bands`: expected strictly increasing numbers");
+        }
+        let g = &self.guardrails;
+        for (name, v) in [
+            ("max_unsubscribe_rate", g.max_unsubscribe_rate),
+            ("max_complaint_rate", g.max_complaint_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("field `guardrails.{name}`: expected a rate between 0 and 1, got {v}");
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_arm(&self, i: usize, arm: &Arm) -> Result<()> {
+        if arm.name.trim().is_empty() {
+            bail!("field `arms[{i}].name`: expected a non-empty name");
+        }
+        if self.arms.iter().filter(|a| a.name == arm.name).count() > 1 {
+            bail!("field `arms[{i}].name`: arm name `{}` is used twice", arm.name);
+        }
+        if !(arm.weight > 0.0 && arm.weight <= 1.0) {
+            bail!(
+                "field `arms[{i}].weight` (arm `{}`): expected a share in (0, 1], got {}",
+                arm.name,
+                arm.weight
+            );
+        }
+        if arm.holdout && !arm.steps.is_empty() {
+            bail!(
+                "field `arms[{i}].steps` (arm `{}`): a holdout arm sends nothing; remove its steps",
+                arm.name
+            );
+        }
+        if !arm.holdout && arm.steps.is_empty() {
+            bail!(
+                "field `arms[{i}].steps` (arm `{}`): expected at least one step for a treatment arm",
+                arm.name
+            );
+        }
+        for (j, w) in arm.steps.windows(2).enumerate() {
+            if w[1].step <= w[0].step || w[1].delay <= w[0].delay {
+                bail!(
+                    "field `arms[{i}].steps[{}]` (arm `{}`): expected steps in increasing order of step number and delay",
+                    j + 1,
+                    arm.name
+                );
+            }
+        }
+        for (j, s) in arm.steps.iter().enumerate() {
+            let at = format!("arms[{i}].steps[{j}]");
+            if s.step == 0 {
+                bail!("field `{at}.step`: steps are numbered from 1");
+            }
+            if s.delay < self.flow.abandon_after {
+                bail!(
+                    "field `{at}.delay`: {} is before the cart counts as abandoned ({}); expected a delay ≥ flow.abandon_after",
+                    s.delay,
+                    self.flow.abandon_after
+                );
+            }
+            if !self.margin.message_cost.is_empty() && !self.margin.message_cost.contains_key(&s.channel) {
+                bail!(
+                    "field `margin.message_cost`: no cost for channel `{}` used by {at}; expected an entry `{} = <cost>`",
+                    s.channel,
+                    s.channel
+                );
+            }
+            if let Some(inc) = &s.incentive {
+                let ok = match inc.kind {
+                    IncentiveKind::PercentOff => inc.value > 0.0 && inc.value <= 100.0,
+                    IncentiveKind::FixedOff => inc.value > 0.0 && inc.value.is_finite(),
+                    IncentiveKind::FreeShipping => true,
+                };
+                if !ok {
+                    bail!(
+                        "field `{at}.incentive.value`: expected a percent in (0, 100] for percent_off or a positive amount for fixed_off, got {}",
+                        inc.value
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = include_str!("../data/sample/flow.toml");
+
+    #[test]
+    fn sample_parses_and_round_trips() {
+        let c = FlowConfig::parse(SAMPLE).unwrap();
+        assert_eq!(c.arms.len(), 2);
+        assert_eq!(c.holdout().weight, 0.1);
+        let again = FlowConfig::parse(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(c, again);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = SAMPLE.replace("weight = 0.9", "weight = 0.8");
+        let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
+        assert!(e.contains("arms[].weight"), "{e}");
+
+        let bad = SAMPLE.replace("abandon_after = \"1h\"", "abandon_after = \"1y\"");
+        let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
+        assert!(e.contains("abandon_after") && e.contains("unknown unit"), "{e}");
+
+        let bad = SAMPLE.replace("trigger = \"checkout_started\"", "trigger = \"page_view\"");
+        let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
+        assert!(e.contains("trigger"), "{e}");
+
+        let bad = SAMPLE.replace("contribution_margin = 0.45", "contribution_margin = 45");
+        let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
+        assert!(e.contains("margin.contribution_margin"), "{e}");
+    }
+
+    #[test]
+    fn bands_label_values() {
+        let s = Segments::default();
+        assert_eq!(s.band_of(10.0), "<50");
+        assert_eq!(s.band_of(50.0), "50-100");
+        assert_eq!(s.band_of(250.0), ">=200");
+    }
+}

@@ -1,0 +1,44 @@
+//! The canonical shape: one row per event with the columns of `schema`.
+
+use super::fields::{self, EpochUnit};
+use super::{Event, Reason, Rejection};
+use crate::schema::{self as col, EventKind};
+use serde_json::{Map, Value};
+
+pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Rejection> {
+    let ts = fields::timestamp(row.get(col::TS), col::TS, epoch)?;
+    let name = fields::text(row.get(col::EVENT)).ok_or_else(|| {
+        Rejection::new(Reason::MissingEvent, Some(col::EVENT), "no event name")
+    })?;
+    let kind = EventKind::parse(&name).ok_or_else(|| {
+        Rejection::new(
+            Reason::UnknownEvent,
+            Some(col::EVENT),
+            format!("unknown event {name:?}; expected one of the canonical event names"),
+        )
+    })?;
+    let customer = fields::text(row.get(col::CUSTOMER_ID)).ok_or_else(|| {
+        Rejection::new(
+            Reason::MissingCustomer,
+            Some(col::CUSTOMER_ID),
+            "no customer_id",
+        )
+    })?;
+    let mut e = Event::new(ts, kind, customer);
+    e.cart_id = fields::text(row.get(col::CART_ID));
+    e.order_id = fields::text(row.get(col::ORDER_ID));
+    e.value = fields::number(row.get(col::VALUE), col::VALUE)?;
+    e.discount = fields::number(row.get(col::DISCOUNT), col::DISCOUNT)?;
+    e.coupon = fields::text(row.get(col::COUPON));
+    e.flow_step = fields::step(row.get(col::FLOW_STEP), col::FLOW_STEP)?;
+    e.channel = fields::text(row.get(col::CHANNEL));
+    e.variant = fields::text(row.get(col::VARIANT));
+    e.customer_status = fields::text(row.get(col::CUSTOMER_STATUS));
+    e.currency = fields::text(row.get(col::CURRENCY)).map(|c| c.to_ascii_uppercase());
+    Ok(e)
+}
+
+/// A row looks canonical when it carries the canonical key columns.
+pub fn looks_like(keys: &[&str]) -> bool {
+    keys.contains(&col::TS) && keys.contains(&col::EVENT)
+}

@@ -1,0 +1,185 @@
+//! Parsing of individual fields from loosely typed JSON values: the one
+//! place that decides what a timestamp, an amount or an id may look like.
+
+use super::{Reason, Rejection};
+use serde_json::Value;
+
+/// How bare numbers in a timestamp field are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EpochUnit {
+    /// Bare numbers are rejected: a number is ambiguous without a unit.
+    #[default]
+    None,
+    S,
+    Ms,
+    Us,
+}
+
+/// A string view of a scalar field; `None` for null, absent or empty.
+pub fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then(|| t.to_string())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// An optional finite number; strings holding numbers are accepted.
+pub fn number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
+    let bad = |shown: &str| {
+        Rejection::new(
+            Reason::BadNumber,
+            Some(field),
+            format!("{field} = {shown}; expected a number"),
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| bad(&n.to_string())),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            match t.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(Some(x)),
+                _ => Err(bad(&format!("{t:?}"))),
+            }
+        }
+        Some(other) => Err(bad(&other.to_string())),
+    }
+}
+
+/// An optional positive integer step.
+pub fn step(v: Option<&Value>, field: &str) -> Result<Option<i32>, Rejection> {
+    let Some(x) = number(v, field)? else {
+        return Ok(None);
+    };
+    if x.fract() != 0.0 || x < 1.0 || x > i32::MAX as f64 {
+        return Err(Rejection::new(
+            Reason::BadFlowStep,
+            Some(field),
+            format!("{field} = {x}; expected a whole number ≥ 1"),
+        ));
+    }
+    Ok(Some(x as i32))
+}
+
+/// A required timestamp as UTC microseconds.
+pub fn timestamp(v: Option<&Value>, field: &str, epoch: EpochUnit) -> Result<i64, Rejection> {
+    let missing = || {
+        Rejection::new(
+            Reason::MissingTimestamp,
+            Some(field),
+            format!("no {field}; expected an RFC 3339 timestamp with offset"),
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Err(missing()),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(missing()),
+        Some(Value::String(s)) => parse_timestamp(s.trim(), field, epoch),
+        Some(Value::Number(n)) => parse_timestamp(&n.to_string(), field, epoch),
+        Some(other) => Err(Rejection::new(
+            Reason::BadTimestamp,
+            Some(field),
+            format!("{field} = {other}; expected an RFC 3339 timestamp"),
+        )),
+    }
+}
+
+/// Earliest and latest instants accepted: anything outside is a corrupt clock.
+const MIN_TS: i64 = 946_684_800_000_000; // 2000-01-01
+const MAX_TS: i64 = 4_102_444_800_000_000; // 2100-01-01
+
+pub fn parse_timestamp(s: &str, field: &str, epoch: EpochUnit) -> Result<i64, Rejection> {
+    let bad = |why: &str| {
+        Rejection::new(
+            Reason::BadTimestamp,
+            Some(field),
+            format!("{field} = {s:?}: {why}"),
+        )
+    };
+    let micros = if s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+        && s.bytes().any(|b| b.is_ascii_digit())
+    {
+        let scale = match epoch {
+            EpochUnit::None => {
+                return Err(bad(
+                    "a bare number; pass --epoch-unit s|ms|us to read epoch timestamps",
+                ))
+            }
+            EpochUnit::S => 1_000_000.0,
+            EpochUnit::Ms => 1_000.0,
+            EpochUnit::Us => 1.0,
+        };
+        let x: f64 = s.parse().map_err(|_| bad("not a number"))?;
+        let us = (x * scale).round();
+        if !us.is_finite() || us.abs() > 9.0e18 {
+            return Err(bad("out of range"));
+        }
+        us as i64
+    } else {
+        let dt = chrono::DateTime::parse_from_rfc3339(s)
+            .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z"))
+            .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z"))
+            .map_err(|_| bad("expected RFC 3339 with a UTC offset, e.g. 2026-03-02T10:15:00Z"))?;
+        dt.timestamp_micros()
+    };
+    if !(MIN_TS..MAX_TS).contains(&micros) {
+        return Err(bad("outside 2000–2100"));
+    }
+    Ok(micros)
+}
+
+/// Renders UTC microseconds as RFC 3339 (`2026-03-02T10:15:00Z`, with
+/// fractional seconds only when present).
+pub fn format_timestamp(micros: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(micros) {
+        Some(dt) if micros % 1_000_000 == 0 => dt.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timestamps() {
+        let t = parse_timestamp("2026-03-02T10:15:00Z", "ts", EpochUnit::None).unwrap();
+        assert_eq!(format_timestamp(t), "2026-03-02T10:15:00Z");
+        let t2 = parse_timestamp("2026-03-02T11:15:00+01:00", "ts", EpochUnit::None).unwrap();
+        assert_eq!(t, t2);
+        let t3 = parse_timestamp("1772446500000", "ts", EpochUnit::Ms).unwrap();
+        assert_eq!(t3, t);
+        assert!(parse_timestamp("1772446500000", "ts", EpochUnit::None).is_err());
+        assert!(parse_timestamp("2026-03-02T10:15:00", "ts", EpochUnit::None).is_err());
+        assert!(parse_timestamp("yesterday", "ts", EpochUnit::None).is_err());
+        assert!(parse_timestamp("1e400", "ts", EpochUnit::S).is_err());
+        assert!(parse_timestamp("-", "ts", EpochUnit::S).is_err());
+        assert_eq!(
+            format_timestamp(t + 5),
+            "2026-03-02T10:15:00.000005Z".to_string()
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(Some(&json!("12.5")), "value").unwrap(), Some(12.5));
+        assert_eq!(number(Some(&json!(3)), "value").unwrap(), Some(3.0));
+        assert_eq!(number(Some(&json!("")), "value").unwrap(), None);
+        assert!(number(Some(&json!("abc")), "value").is_err());
+        assert!(number(Some(&json!("NaN")), "value").is_err());
+        assert!(number(Some(&json!([1])), "value").is_err());
+        assert!(step(Some(&json!("0")), "flow_step").is_err());
+        assert!(step(Some(&json!(1.5)), "flow_step").is_err());
+        assert_eq!(step(Some(&json!("2")), "flow_step").unwrap(), Some(2));
+    }
+}

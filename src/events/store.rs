@@ -1,0 +1,184 @@
+//! Canonical events on disk: writing them (Parquet, CSV, NDJSON) and
+//! reading a canonical Parquet file back.
+
+use super::fields::format_timestamp;
+use super::Event;
+use crate::schema::{self as col, EventKind};
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Column builders for canonical events.
+#[derive(Default)]
+pub struct EventColumns {
+    ts: Vec<i64>,
+    event: Vec<&'static str>,
+    customer_id: Vec<String>,
+    cart_id: Vec<Option<String>>,
+    order_id: Vec<Option<String>>,
+    value: Vec<Option<f64>>,
+    discount: Vec<Option<f64>>,
+    coupon: Vec<Option<String>>,
+    flow_step: Vec<Option<i32>>,
+    channel: Vec<Option<String>>,
+    variant: Vec<Option<String>>,
+    customer_status: Vec<Option<String>>,
+    currency: Vec<Option<String>>,
+}
+
+impl EventColumns {
+    pub fn push(&mut self, e: &Event) {
+        self.ts.push(e.ts);
+        self.event.push(e.kind.as_str());
+        self.customer_id.push(e.customer_id.clone());
+        self.cart_id.push(e.cart_id.clone());
+        self.order_id.push(e.order_id.clone());
+        self.value.push(e.value);
+        self.discount.push(e.discount);
+        self.coupon.push(e.coupon.clone());
+        self.flow_step.push(e.flow_step);
+        self.channel.push(e.channel.clone());
+        self.variant.push(e.variant.clone());
+        self.customer_status.push(e.customer_status.clone());
+        self.currency.push(e.currency.clone());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn into_frame(self) -> Result<DataFrame> {
+        let ts = Int64Chunked::from_vec(col::TS.into(), self.ts)
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_series();
+        let columns: Vec<Column> = vec![
+            ts.into(),
+            Column::new(col::EVENT.into(), self.event),
+            Column::new(col::CUSTOMER_ID.into(), self.customer_id),
+            Column::new(col::CART_ID.into(), self.cart_id),
+            Column::new(col::ORDER_ID.into(), self.order_id),
+            Column::new(col::VALUE.into(), self.value),
+            Column::new(col::DISCOUNT.into(), self.discount),
+            Column::new(col::COUPON.into(), self.coupon),
+            Column::new(col::FLOW_STEP.into(), self.flow_step),
+            Column::new(col::CHANNEL.into(), self.channel),
+            Column::new(col::VARIANT.into(), self.variant),
+            Column::new(col::CUSTOMER_STATUS.into(), self.customer_status),
+            Column::new(col::CURRENCY.into(), self.currency),
+        ];
+        Ok(DataFrame::new_infer_height(columns)?)
+    }
+}
+
+/// Writes events in the format the extension names (.parquet, .csv, .ndjson/.jsonl).
+pub fn write_events(events: &[Event], path: &Path) -> Result<()> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".parquet") || name.ends_with(".pq") {
+        let mut cols = EventColumns::default();
+        for e in events {
+            cols.push(e);
+        }
+        write_parquet(&mut cols.into_frame()?, path)
+    } else if name.ends_with(".csv") {
+        write_csv(events, path)
+    } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+        write_ndjson(events, path)
+    } else {
+        bail!(
+            "{}: expected an output ending in .parquet, .csv or .ndjson",
+            path.display()
+        )
+    }
+}
+
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let file =
+        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    ParquetWriter::new(file)
+        .with_statistics(StatisticsOptions::default())
+        .finish(df)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn opt_num(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn write_csv(events: &[Event], path: &Path) -> Result<()> {
+    let file =
+        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    w.write_record(col::CANONICAL_COLUMNS)?;
+    for e in events {
+        let o = |s: &Option<String>| s.clone().unwrap_or_default();
+        w.write_record([
+            format_timestamp(e.ts),
+            e.kind.as_str().to_string(),
+            e.customer_id.clone(),
+            o(&e.cart_id),
+            o(&e.order_id),
+            opt_num(e.value),
+            opt_num(e.discount),
+            o(&e.coupon),
+            e.flow_step.map(|s| s.to_string()).unwrap_or_default(),
+            o(&e.channel),
+            o(&e.variant),
+            o(&e.customer_status),
+            o(&e.currency),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub fn event_to_json(e: &Event) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert(col::TS.into(), format_timestamp(e.ts).into());
+    m.insert(col::EVENT.into(), e.kind.as_str().into());
+    m.insert(col::CUSTOMER_ID.into(), e.customer_id.clone().into());
+    let mut put_s = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v.clone().into());
+        }
+    };
+    put_s(col::CART_ID, &e.cart_id);
+    put_s(col::ORDER_ID, &e.order_id);
+    put_s(col::COUPON, &e.coupon);
+    put_s(col::CHANNEL, &e.channel);
+    put_s(col::VARIANT, &e.variant);
+    put_s(col::CUSTOMER_STATUS, &e.customer_status);
+    put_s(col::CURRENCY, &e.currency);
+    for (k, v) in [(col::VALUE, e.value), (col::DISCOUNT, e.discount)] {
+        if let Some(x) = v.and_then(serde_json::Number::from_f64) {
+            m.insert(k.into(), x.into());
+        }
+    }
+    if let Some(s) = e.flow_step {
+        m.insert(col::FLOW_STEP.into(), s.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+fn write_ndjson(events: &[Event], path: &Path) -> Result<()> {
+    let file =
+        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = BufWriter::new(file);
+    for e in events {
+        serde_json::to_writer(&mut w, &event_to_json(e))?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Parses an event name column value, for readers of canonical frames.
+pub fn kind_of(name: &str) -> Option<EventKind> {
+    EventKind::parse(name)
+}

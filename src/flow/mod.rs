@@ -1,0 +1,478 @@
+//! Flow reconstruction: canonical events → one row per flow entry (carts)
+//! and one row per message (touches), plus the audit.
+//!
+//! Invariants: arms are fixed at entry from the customer's hash bucket
+//! (intent to treat); output rows are ordered by customer id, then entry
+//! ordinal, so the same events give byte-identical tables.
+
+pub mod audit;
+pub mod reconstruct;
+pub mod table;
+
+use crate::assign::Assigner;
+use crate::config::FlowConfig;
+use anyhow::Result;
+use audit::Audit;
+use polars::prelude::*;
+use rayon::prelude::*;
+use reconstruct::{reconstruct_customer, CustomerFlow, Rules};
+use table::{EventTable, NONE};
+
+/// Carts columns (one row per flow entry).
+pub mod carts {
+    pub const ENTRY_ID: &str = "entry_id";
+    pub const CUSTOMER_ID: &str = "customer_id";
+    pub const CART_ID: &str = "cart_id";
+    pub const ARM: &str = "arm";
+    pub const BUCKET: &str = "bucket";
+    pub const ABANDONED_AT: &str = "abandoned_at";
+    pub const ENTERED_AT: &str = "entered_at";
+    pub const CART_VALUE: &str = "cart_value";
+    pub const CART_VALUE_BAND: &str = "cart_value_band";
+    pub const CUSTOMER_STATUS: &str = "customer_status";
+    pub const STEPS_SENT: &str = "steps_sent";
+    pub const MESSAGES_SENT: &str = "messages_sent";
+    pub const MESSAGES_SUPPRESSED: &str = "messages_suppressed";
+    pub const FIRST_TOUCH_STEP: &str = "first_touch_step";
+    pub const FIRST_TOUCH_AT: &str = "first_touch_at";
+    pub const LAST_TOUCH_STEP: &str = "last_touch_step";
+    pub const LAST_TOUCH_AT: &str = "last_touch_at";
+    pub const OPENED: &str = "opened";
+    pub const CLICKED: &str = "clicked";
+    pub const INCENTIVE_OFFERED: &str = "incentive_offered";
+    pub const CONVERTED: &str = "converted";
+    pub const ORDER_ID: &str = "order_id";
+    pub const ORDER_AT: &str = "order_at";
+    pub const ORDER_VALUE: &str = "order_value";
+    pub const REFUNDED: &str = "refunded";
+    pub const CANCELLED: &str = "cancelled";
+    pub const REVENUE: &str = "revenue";
+    pub const DISCOUNT: &str = "discount";
+    pub const COUPON: &str = "coupon";
+    pub const MESSAGE_COST: &str = "message_cost";
+    pub const UNSUBSCRIBED: &str = "unsubscribed";
+    pub const COMPLAINED: &str = "complained";
+    pub const WINDOW_COMPLETE: &str = "window_complete";
+    pub const CUSTOMER_PRIOR_SPEND: &str = "customer_prior_spend";
+}
+
+/// Touches columns (one row per message).
+pub mod touches {
+    pub const ENTRY_ID: &str = "entry_id";
+    pub const CUSTOMER_ID: &str = "customer_id";
+    pub const ARM: &str = "arm";
+    pub const STEP: &str = "step";
+    pub const CHANNEL: &str = "channel";
+    pub const STATUS: &str = "status";
+    pub const SENT_AT: &str = "sent_at";
+    pub const DELIVERED: &str = "delivered";
+    pub const BOUNCED: &str = "bounced";
+    pub const OPENED: &str = "opened";
+    pub const OPENED_AT: &str = "opened_at";
+    pub const CLICKED: &str = "clicked";
+    pub const CLICKED_AT: &str = "clicked_at";
+    pub const AFTER_PURCHASE: &str = "after_purchase";
+}
+
+pub struct FlowTables {
+    pub carts: DataFrame,
+    pub touches: DataFrame,
+    pub audit: Audit,
+}
+
+/// Reconstructs every customer's entries, in parallel, in customer-id order.
+pub fn reconstruct(table: &EventTable, config: &FlowConfig) -> Result<FlowTables> {
+    let data_end = table.ts.iter().copied().max().unwrap_or(0);
+    let rules = Rules::new(config, data_end);
+    let assigner = Assigner::new(config);
+    let groups = group_by_customer(table);
+    let mut order: Vec<u32> = (0..table.customers.len() as u32).collect();
+    order.par_sort_unstable_by(|a, b| table.customers.name(*a).cmp(&table.customers.name(*b)));
+    let flows: Vec<CustomerFlow> = order
+        .par_iter()
+        .map(|&c| reconstruct_customer(table, groups.rows(c), c, &rules, &assigner))
+        .collect();
+    let mut audit = Audit::new();
+    audit.skipped_rows = table.skipped_rows;
+    for f in &flows {
+        if let Some(e) = f.entries.first() {
+            let name = table.customers.name(e.customer).unwrap_or_default();
+            audit.add(&f.audit, |ordinal| entry_id(name, ordinal));
+        } else {
+            audit.add(&f.audit, |_| String::new());
+        }
+        audit.entries += f.entries.len() as u64;
+        audit.touches += f.touches.len() as u64;
+    }
+    let carts = carts_frame(table, config, &assigner, &flows)?;
+    let touches = touches_frame(table, &assigner, &flows)?;
+    Ok(FlowTables {
+        carts,
+        touches,
+        audit,
+    })
+}
+
+pub fn entry_id(customer: &str, ordinal: u32) -> String {
+    format!("{customer}#{ordinal}")
+}
+
+/// Row indices grouped by customer, each group sorted by (ts, kind, row).
+struct Groups {
+    offsets: Vec<usize>,
+    rows: Vec<u32>,
+}
+
+impl Groups {
+    fn rows(&self, customer: u32) -> &[u32] {
+        let c = customer as usize;
+        &self.rows[self.offsets[c]..self.offsets[c + 1]]
+    }
+}
+
+fn group_by_customer(t: &EventTable) -> Groups {
+    let n_customers = t.customers.len();
+    let mut offsets = vec![0usize; n_customers + 1];
+    for &c in &t.customer {
+        offsets[c as usize + 1] += 1;
+    }
+    for i in 0..n_customers {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut cursor = offsets.clone();
+    let mut rows = vec![0u32; t.len()];
+    for (r, &c) in t.customer.iter().enumerate() {
+        rows[cursor[c as usize]] = r as u32;
+        cursor[c as usize] += 1;
+    }
+    let mut slices: Vec<&mut [u32]> = Vec::with_capacity(n_customers);
+    let mut rest: &mut [u32] = &mut rows;
+    for i in 0..n_customers {
+        let (head, tail) = rest.split_at_mut(offsets[i + 1] - offsets[i]);
+        slices.push(head);
+        rest = tail;
+    }
+    slices.par_iter_mut().for_each(|s| {
+        s.sort_unstable_by_key(|&r| (t.ts[r as usize], t.kind[r as usize] as u8, r))
+    });
+    Groups { offsets, rows }
+}
+
+fn datetime(name: &str, v: Vec<Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), v.into_iter())
+        .into_datetime(TimeUnit::Microseconds, None)
+        .into_series()
+        .into()
+}
+
+fn carts_frame(
+    t: &EventTable,
+    config: &FlowConfig,
+    assigner: &Assigner,
+    flows: &[CustomerFlow],
+) -> Result<DataFrame> {
+    let n: usize = flows.iter().map(|f| f.entries.len()).sum();
+    let mut b = CartsBuilder::with_capacity(n);
+    for f in flows {
+        for (i, e) in f.entries.iter().enumerate() {
+            let customer = t.customers.name(e.customer).unwrap_or_default();
+            let sent: Vec<_> = f
+                .touches
+                .iter()
+                .filter(|x| x.entry == i && !x.suppressed)
+                .collect();
+            let suppressed = f
+                .touches
+                .iter()
+                .filter(|x| x.entry == i && x.suppressed)
+                .count();
+            let mut steps: Vec<i32> = sent.iter().map(|x| x.step).collect();
+            steps.sort_unstable();
+            steps.dedup();
+            let first = sent.iter().min_by_key(|x| (x.sent_at, x.step));
+            let last = sent.iter().max_by_key(|x| (x.sent_at, x.step));
+            let status = t.statuses.name(e.status).unwrap_or("unknown");
+            let value = (!e.cart_value.is_nan()).then_some(e.cart_value);
+            let arm = &config.arms[e.arm];
+            let offered = sent.iter().any(|x| {
+                arm.steps.iter().any(|s| {
+                    s.step as i32 == x.step
+                        && s.incentive
+                            .as_ref()
+                            .is_some_and(|inc| inc.applies_to(e.cart_value, status))
+                })
+            });
+            let cost: f64 = sent
+                .iter()
+                .map(|x| config.message_cost(t.channels.name(x.channel).unwrap_or("email")))
+                .sum();
+            b.entry_id.push(entry_id(customer, e.ordinal));
+            b.customer_id.push(customer.to_string());
+            b.cart_id.push(t.carts.name(e.cart).map(str::to_string));
+            b.arm.push(assigner.arm_name(e.arm).to_string());
+            b.bucket.push(e.bucket);
+            b.abandoned_at.push(Some(e.abandoned_at));
+            b.entered_at.push(Some(e.entered_at));
+            b.cart_value.push(value);
+            b.band.push(match value {
+                Some(v) => config.segments.band_of(v),
+                None => "unknown".into(),
+            });
+            b.status.push(status.to_string());
+            b.steps_sent.push(steps.len() as u32);
+            b.messages_sent.push(sent.len() as u32);
+            b.messages_suppressed.push(suppressed as u32);
+            b.first_step.push(first.map(|x| x.step));
+            b.first_at.push(first.map(|x| x.sent_at));
+            b.last_step.push(last.map(|x| x.step));
+            b.last_at.push(last.map(|x| x.sent_at));
+            b.opened.push(sent.iter().any(|x| x.opened_at.is_some()));
+            b.clicked.push(sent.iter().any(|x| x.clicked_at.is_some()));
+            b.incentive_offered.push(offered);
+            let o = e.order.as_ref();
+            b.converted.push(o.is_some());
+            b.order_id.push(o.and_then(|o| t.orders.name(o.order)).map(str::to_string));
+            b.order_at.push(o.map(|o| o.at));
+            b.order_value.push(o.map_or(0.0, |o| o.value));
+            b.refunded.push(o.map_or(0.0, |o| o.refunded));
+            b.cancelled.push(o.is_some_and(|o| o.cancelled));
+            b.revenue.push(o.map_or(0.0, |o| o.net_revenue()));
+            b.discount.push(o.map_or(0.0, |o| o.discount));
+            b.coupon.push(o.and_then(|o| t.coupons.name(o.coupon)).map(str::to_string));
+            b.message_cost.push(cost);
+            b.unsubscribed.push(e.unsubscribed);
+            b.complained.push(e.complained);
+            b.window_complete.push(e.window_complete);
+            b.prior_spend.push(e.prior_spend);
+        }
+    }
+    b.finish()
+}
+
+#[derive(Default)]
+struct CartsBuilder {
+    entry_id: Vec<String>,
+    customer_id: Vec<String>,
+    cart_id: Vec<Option<String>>,
+    arm: Vec<String>,
+    bucket: Vec<u32>,
+    abandoned_at: Vec<Option<i64>>,
+    entered_at: Vec<Option<i64>>,
+    cart_value: Vec<Option<f64>>,
+    band: Vec<String>,
+    status: Vec<String>,
+    steps_sent: Vec<u32>,
+    messages_sent: Vec<u32>,
+    messages_suppressed: Vec<u32>,
+    first_step: Vec<Option<i32>>,
+    first_at: Vec<Option<i64>>,
+    last_step: Vec<Option<i32>>,
+    last_at: Vec<Option<i64>>,
+    opened: Vec<bool>,
+    clicked: Vec<bool>,
+    incentive_offered: Vec<bool>,
+    converted: Vec<bool>,
+    order_id: Vec<Option<String>>,
+    order_at: Vec<Option<i64>>,
+    order_value: Vec<f64>,
+    refunded: Vec<f64>,
+    cancelled: Vec<bool>,
+    revenue: Vec<f64>,
+    discount: Vec<f64>,
+    coupon: Vec<Option<String>>,
+    message_cost: Vec<f64>,
+    unsubscribed: Vec<bool>,
+    complained: Vec<bool>,
+    window_complete: Vec<bool>,
+    prior_spend: Vec<f64>,
+}
+
+impl CartsBuilder {
+    fn with_capacity(n: usize) -> CartsBuilder {
+        let mut b = CartsBuilder::default();
+        b.entry_id.reserve(n);
+        b
+    }
+
+    fn finish(self) -> Result<DataFrame> {
+        use carts as c;
+        let cols: Vec<Column> = vec![
+            Column::new(c::ENTRY_ID.into(), self.entry_id),
+            Column::new(c::CUSTOMER_ID.into(), self.customer_id),
+            Column::new(c::CART_ID.into(), self.cart_id),
+            Column::new(c::ARM.into(), self.arm),
+            Column::new(c::BUCKET.into(), self.bucket),
+            datetime(c::ABANDONED_AT, self.abandoned_at),
+            datetime(c::ENTERED_AT, self.entered_at),
+            Column::new(c::CART_VALUE.into(), self.cart_value),
+            Column::new(c::CART_VALUE_BAND.into(), self.band),
+            Column::new(c::CUSTOMER_STATUS.into(), self.status),
+            Column::new(c::STEPS_SENT.into(), self.steps_sent),
+            Column::new(c::MESSAGES_SENT.into(), self.messages_sent),
+            Column::new(c::MESSAGES_SUPPRESSED.into(), self.messages_suppressed),
+            Column::new(c::FIRST_TOUCH_STEP.into(), self.first_step),
+            datetime(c::FIRST_TOUCH_AT, self.first_at),
+            Column::new(c::LAST_TOUCH_STEP.into(), self.last_step),
+            datetime(c::LAST_TOUCH_AT, self.last_at),
+            Column::new(c::OPENED.into(), self.opened),
+            Column::new(c::CLICKED.into(), self.clicked),
+            Column::new(c::INCENTIVE_OFFERED.into(), self.incentive_offered),
+            Column::new(c::CONVERTED.into(), self.converted),
+            Column::new(c::ORDER_ID.into(), self.order_id),
+            datetime(c::ORDER_AT, self.order_at),
+            Column::new(c::ORDER_VALUE.into(), self.order_value),
+            Column::new(c::REFUNDED.into(), self.refunded),
+            Column::new(c::CANCELLED.into(), self.cancelled),
+            Column::new(c::REVENUE.into(), self.revenue),
+            Column::new(c::DISCOUNT.into(), self.discount),
+            Column::new(c::COUPON.into(), self.coupon),
+            Column::new(c::MESSAGE_COST.into(), self.message_cost),
+            Column::new(c::UNSUBSCRIBED.into(), self.unsubscribed),
+            Column::new(c::COMPLAINED.into(), self.complained),
+            Column::new(c::WINDOW_COMPLETE.into(), self.window_complete),
+            Column::new(c::CUSTOMER_PRIOR_SPEND.into(), self.prior_spend),
+        ];
+        Ok(DataFrame::new_infer_height(cols)?)
+    }
+}
+
+fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) -> Result<DataFrame> {
+    use touches as c;
+    let mut entry = Vec::new();
+    let mut customer = Vec::new();
+    let mut arm = Vec::new();
+    let mut step = Vec::new();
+    let mut channel = Vec::new();
+    let mut status = Vec::new();
+    let mut sent_at = Vec::new();
+    let mut delivered = Vec::new();
+    let mut bounced = Vec::new();
+    let mut opened = Vec::new();
+    let mut opened_at = Vec::new();
+    let mut clicked = Vec::new();
+    let mut clicked_at = Vec::new();
+    let mut after = Vec::new();
+    for f in flows {
+        let mut idx: Vec<usize> = (0..f.touches.len()).collect();
+        idx.sort_by_key(|&i| (f.touches[i].entry, f.touches[i].sent_at, f.touches[i].step, i));
+        for i in idx {
+            let x = &f.touches[i];
+            let e = &f.entries[x.entry];
+            let name = t.customers.name(e.customer).unwrap_or_default();
+            entry.push(entry_id(name, e.ordinal));
+            customer.push(name.to_string());
+            arm.push(assigner.arm_name(e.arm).to_string());
+            step.push((x.step > 0).then_some(x.step));
+            channel.push(t.channels.name(x.channel).map(str::to_string));
+            status.push(if x.suppressed { "suppressed" } else { "sent" });
+            sent_at.push(Some(x.sent_at));
+            delivered.push(x.delivered);
+            bounced.push(x.bounced);
+            opened.push(x.opened_at.is_some());
+            opened_at.push(x.opened_at);
+            clicked.push(x.clicked_at.is_some());
+            clicked_at.push(x.clicked_at);
+            after.push(e.order.as_ref().is_some_and(|o| x.sent_at > o.at));
+        }
+    }
+    let _ = NONE;
+    let cols: Vec<Column> = vec![
+        Column::new(c::ENTRY_ID.into(), entry),
+        Column::new(c::CUSTOMER_ID.into(), customer),
+        Column::new(c::ARM.into(), arm),
+        Column::new(c::STEP.into(), step),
+        Column::new(c::CHANNEL.into(), channel),
+        Column::new(c::STATUS.into(), status),
+        datetime(c::SENT_AT, sent_at),
+        Column::new(c::DELIVERED.into(), delivered),
+        Column::new(c::BOUNCED.into(), bounced),
+        Column::new(c::OPENED.into(), opened),
+        datetime(c::OPENED_AT, opened_at),
+        Column::new(c::CLICKED.into(), clicked),
+        datetime(c::CLICKED_AT, clicked_at),
+        Column::new(c::AFTER_PURCHASE.into(), after),
+    ];
+    Ok(DataFrame::new_infer_height(cols)?)
+}
+
+/// Loads events for reconstruction: a canonical Parquet file is read
+/// directly; anything else goes through ingestion (bad rows counted and
+/// reported on standard error, as `ingest` would quarantine them).
+pub fn load_events(
+    inputs: &[std::path::PathBuf],
+    opts: &crate::events::ingest::IngestOptions,
+) -> Result<EventTable> {
+    let all_parquet = inputs.iter().all(|p| {
+        crate::events::source::Container::of_path(p)
+            .is_ok_and(|c| c == crate::events::source::Container::Parquet)
+    });
+    if all_parquet && inputs.len() == 1 {
+        return EventTable::read_parquet(&inputs[0]);
+    }
+    let mut quarantine = crate::events::ingest::Quarantine::discard();
+    let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
+    eprintln!("{}", report.summary_line());
+    let mut table = EventTable::from_events(&events);
+    table.skipped_rows = report.quarantined;
+    Ok(table)
+}
+
+/// Writes a table as Parquet or CSV, by extension.
+pub fn write_table(df: &mut DataFrame, path: &std::path::Path) -> Result<()> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".csv") {
+        let file = std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+        CsvWriter::new(file).finish(df)?;
+        Ok(())
+    } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+        crate::events::store::write_parquet(df, path)
+    } else {
+        anyhow::bail!("{}: expected an output ending in .parquet or .csv", path.display())
+    }
+}
+
+/// A few lines for the terminal: entries per arm, conversions, audit findings.
+pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
+    use std::fmt::Write;
+    let arms = tables.carts.column(carts::ARM)?.str()?;
+    let converted = tables.carts.column(carts::CONVERTED)?.bool()?;
+    let revenue = tables.carts.column(carts::REVENUE)?.f64()?;
+    let mut s = String::new();
+    writeln!(
+        s,
+        "{} entries, {} touches",
+        tables.carts.height(),
+        tables.touches.height()
+    )?;
+    for arm in &config.arms {
+        let mut n = 0u64;
+        let mut conv = 0u64;
+        let mut rev = 0.0;
+        for i in 0..tables.carts.height() {
+            if arms.get(i) == Some(arm.name.as_str()) {
+                n += 1;
+                conv += converted.get(i).unwrap_or(false) as u64;
+                rev += revenue.get(i).unwrap_or(0.0);
+            }
+        }
+        writeln!(
+            s,
+            "  {:<12} entries {:>9}  converted {:>8}  net revenue {:>14.2}",
+            arm.name, n, conv, rev
+        )?;
+    }
+    for (name, f) in &tables.audit.findings {
+        if f.count > 0 {
+            writeln!(s, "  audit: {name} {} (e.g. {})", f.count, f.examples.join(", "))?;
+        }
+    }
+    if tables.audit.skipped_rows > 0 {
+        writeln!(
+            s,
+            "  {} rows were not valid events and were set aside (run `cartlift ingest` for the reasons)",
+            tables.audit.skipped_rows
+        )?;
+    }
+    Ok(s)
+}

@@ -1,0 +1,346 @@
+//! Each customer's event history → flow entries, their touches and outcomes.
+//!
+//! Rules (DESIGN.md, "Flow reconstruction"):
+//! - A trigger (per `flow.trigger`) opens a candidate; further cart activity
+//!   extends it. With no cart activity and no order for `abandon_after`, the
+//!   cart is abandoned and enters the flow at `last activity + abandon_after`.
+//! - A customer enters at most once per `reentry_cooldown`; a later candidate
+//!   inside the cooldown is counted as a suppressed re-entry, not an entry.
+//! - The arm is the customer's hash bucket at entry (intent to treat).
+//! - An order lands on an open entry (entered before it, window not over,
+//!   not yet converted): the one with its cart id, else the latest.
+//!   Duplicate order ids count once. Refunds and cancellations inside the
+//!   window reduce the entry's revenue.
+//! - Messages belong to the latest entry at or before their timestamp
+//!   (preferring the entry of their cart when they carry one).
+
+use super::audit::CustomerAudit;
+use super::table::{EventTable, NONE};
+use crate::assign::Assigner;
+use crate::config::{FlowConfig, Trigger};
+use crate::schema::EventKind;
+use rustc_hash::FxHashSet;
+
+/// One flow entry, as reconstructed.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub customer: u32,
+    pub ordinal: u32,
+    pub cart: u32,
+    pub arm: usize,
+    pub bucket: u32,
+    pub abandoned_at: i64,
+    pub entered_at: i64,
+    pub cart_value: f64,
+    pub status: u32,
+    pub order: Option<Outcome>,
+    pub unsubscribed: bool,
+    pub complained: bool,
+    pub window_complete: bool,
+    pub prior_spend: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub order: u32,
+    pub at: i64,
+    pub value: f64,
+    pub discount: f64,
+    pub coupon: u32,
+    pub refunded: f64,
+    pub cancelled: bool,
+}
+
+impl Outcome {
+    /// Revenue kept: the order's value less refunds, nothing if cancelled.
+    pub fn net_revenue(&self) -> f64 {
+        if self.cancelled {
+            0.0
+        } else {
+            self.value - self.refunded
+        }
+    }
+}
+
+/// One message (sent or suppressed) of an entry.
+#[derive(Debug, Clone)]
+pub struct Touch {
+    /// Index of the entry within its customer's entries.
+    pub entry: usize,
+    pub step: i32,
+    pub channel: u32,
+    pub suppressed: bool,
+    pub sent_at: i64,
+    pub delivered: bool,
+    pub bounced: bool,
+    pub opened_at: Option<i64>,
+    pub clicked_at: Option<i64>,
+}
+
+/// What one customer's history reconstructs to.
+#[derive(Debug, Default)]
+pub struct CustomerFlow {
+    pub entries: Vec<Entry>,
+    pub touches: Vec<Touch>,
+    pub audit: CustomerAudit,
+}
+
+/// Settings the walk needs, resolved once from the flow config.
+pub struct Rules {
+    pub trigger: Trigger,
+    pub abandon_after: i64,
+    pub cooldown: i64,
+    pub window: i64,
+    pub holdout_arm: usize,
+    pub cap: Option<(u32, i64)>,
+    /// Latest timestamp in the log: candidates and windows past it are incomplete.
+    pub data_end: i64,
+}
+
+impl Rules {
+    pub fn new(config: &FlowConfig, data_end: i64) -> Rules {
+        Rules {
+            trigger: config.flow.trigger,
+            abandon_after: config.flow.abandon_after.micros(),
+            cooldown: config.flow.reentry_cooldown.micros(),
+            window: config.flow.attribution_window.micros(),
+            holdout_arm: config.arms.iter().position(|a| a.holdout).unwrap_or(0),
+            cap: config
+                .flow
+                .frequency_cap
+                .as_ref()
+                .map(|c| (c.max_messages, c.per.micros())),
+            data_end,
+        }
+    }
+}
+
+struct Candidate {
+    cart: u32,
+    last_activity: i64,
+    value: f64,
+    status: u32,
+}
+
+/// Walks one customer's events, given as row indices sorted by
+/// (timestamp, event kind, row).
+pub fn reconstruct_customer(
+    t: &EventTable,
+    rows: &[u32],
+    customer: u32,
+    rules: &Rules,
+    assigner: &Assigner,
+) -> CustomerFlow {
+    let name = t.customers.name(customer).unwrap_or_default();
+    let (bucket, arm) = assigner.assign(name);
+    let mut out = CustomerFlow::default();
+    let mut cand: Option<Candidate> = None;
+    let mut last_entry_at: Option<i64> = None;
+    let mut seen_orders: FxHashSet<u32> = FxHashSet::default();
+    let mut last_status = NONE;
+    let mut spend_before_first_entry = 0.0;
+
+    let mut finalize = |c: Candidate, out: &mut CustomerFlow, last_entry_at: &mut Option<i64>| {
+        let entered_at = c.last_activity + rules.abandon_after;
+        if last_entry_at.is_some_and(|l| entered_at - l < rules.cooldown) {
+            out.audit.reentries_suppressed += 1;
+            return;
+        }
+        *last_entry_at = Some(entered_at);
+        out.entries.push(Entry {
+            customer,
+            ordinal: out.entries.len() as u32 + 1,
+            cart: c.cart,
+            arm,
+            bucket,
+            abandoned_at: c.last_activity,
+            entered_at,
+            cart_value: c.value,
+            status: c.status,
+            order: None,
+            unsubscribed: false,
+            complained: false,
+            window_complete: entered_at + rules.window <= rules.data_end,
+            prior_spend: 0.0,
+        });
+    };
+
+    for &r in rows {
+        let r = r as usize;
+        let ts = t.ts[r];
+        let kind = t.kind[r];
+        let is_activity = kind.is_cart_activity() || kind == EventKind::OrderCompleted;
+        if let Some(c) = &cand {
+            let deadline = c.last_activity + rules.abandon_after;
+            if ts > deadline || (ts == deadline && !is_activity) {
+                let c = cand.take().expect("checked");
+                finalize(c, &mut out, &mut last_entry_at);
+            }
+        }
+        if t.status[r] != NONE {
+            last_status = t.status[r];
+        }
+        match kind {
+            EventKind::CartUpdated | EventKind::CheckoutStarted => {
+                let opens = rules.trigger == Trigger::CartUpdated
+                    || kind == EventKind::CheckoutStarted;
+                let value = t.value[r];
+                match (&mut cand, opens) {
+                    (Some(c), _) => {
+                        c.last_activity = ts;
+                        if t.cart[r] != NONE {
+                            c.cart = t.cart[r];
+                        }
+                        if !value.is_nan() {
+                            c.value = value;
+                        }
+                        c.status = last_status;
+                    }
+                    (None, true) => {
+                        cand = Some(Candidate {
+                            cart: t.cart[r],
+                            last_activity: ts,
+                            value,
+                            status: last_status,
+                        })
+                    }
+                    (None, false) => {}
+                }
+            }
+            EventKind::OrderCompleted => {
+                cand = None;
+                if !seen_orders.insert(t.order[r]) {
+                    out.audit.duplicate_orders += 1;
+                    continue;
+                }
+                let value = if t.value[r].is_nan() { 0.0 } else { t.value[r] };
+                if out.entries.is_empty() {
+                    spend_before_first_entry += value;
+                }
+                match open_entry(&out.entries, ts, t.cart[r], rules.window) {
+                    Some(i) => {
+                        out.entries[i].order = Some(Outcome {
+                            order: t.order[r],
+                            at: ts,
+                            value,
+                            discount: if t.discount[r].is_nan() { 0.0 } else { t.discount[r] },
+                            coupon: t.coupon[r],
+                            refunded: 0.0,
+                            cancelled: false,
+                        })
+                    }
+                    None => out.audit.orders_outside_flow += 1,
+                }
+            }
+            EventKind::OrderRefunded | EventKind::OrderCancelled => {
+                let target = out.entries.iter_mut().find(|e| {
+                    e.order.as_ref().is_some_and(|o| o.order == t.order[r])
+                });
+                let Some(entry) = target else { continue };
+                if ts > entry.entered_at + rules.window {
+                    out.audit.refunds_after_window += 1;
+                    continue;
+                }
+                let o = entry.order.as_mut().expect("matched on order");
+                if kind == EventKind::OrderCancelled {
+                    o.cancelled = true;
+                } else if !t.value[r].is_nan() {
+                    o.refunded += t.value[r];
+                }
+            }
+            _ => attach_message(t, r, rules, &mut out),
+        }
+    }
+    if let Some(c) = cand.take() {
+        if c.last_activity + rules.abandon_after <= rules.data_end {
+            finalize(c, &mut out, &mut last_entry_at);
+        } else {
+            out.audit.candidates_pending += 1;
+        }
+    }
+    for e in &mut out.entries {
+        e.prior_spend = spend_before_first_entry;
+    }
+    out.audit.observe(&out.entries, &out.touches, rules, t);
+    out
+}
+
+/// The entry an order at `ts` lands on: open (entered before, window not
+/// over, not converted), preferring the order's cart, else the latest.
+fn open_entry(entries: &[Entry], ts: i64, cart: u32, window: i64) -> Option<usize> {
+    let open = |e: &Entry| e.order.is_none() && e.entered_at < ts && ts <= e.entered_at + window;
+    if cart != NONE {
+        if let Some(i) = entries.iter().rposition(|e| open(e) && e.cart == cart) {
+            return Some(i);
+        }
+    }
+    entries.iter().rposition(open)
+}
+
+fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlow) {
+    let ts = t.ts[r];
+    let kind = t.kind[r];
+    let cart = t.cart[r];
+    let entry = if cart != NONE {
+        out.entries
+            .iter()
+            .rposition(|e| e.entered_at <= ts && e.cart == cart)
+            .or_else(|| out.entries.iter().rposition(|e| e.entered_at <= ts))
+    } else {
+        out.entries.iter().rposition(|e| e.entered_at <= ts)
+    };
+    let Some(ei) = entry else {
+        out.audit.messages_without_entry += 1;
+        return;
+    };
+    match kind {
+        EventKind::MessageSent | EventKind::MessageSuppressed => out.touches.push(Touch {
+            entry: ei,
+            step: t.step[r],
+            channel: t.channel[r],
+            suppressed: kind == EventKind::MessageSuppressed,
+            sent_at: ts,
+            delivered: false,
+            bounced: false,
+            opened_at: None,
+            clicked_at: None,
+        }),
+        EventKind::Unsubscribed | EventKind::SpamComplaint => {
+            let e = &mut out.entries[ei];
+            if ts <= e.entered_at + rules.window {
+                if kind == EventKind::Unsubscribed {
+                    e.unsubscribed = true;
+                } else {
+                    e.complained = true;
+                }
+            }
+        }
+        _ => {
+            let step = t.step[r];
+            let channel = t.channel[r];
+            let touch = out.touches.iter_mut().rev().find(|x| {
+                x.entry == ei
+                    && !x.suppressed
+                    && x.sent_at <= ts
+                    && (step == 0 || x.step == step)
+                    && (channel == NONE || x.channel == channel)
+            });
+            let Some(touch) = touch else {
+                out.audit.engagement_without_send += 1;
+                return;
+            };
+            match kind {
+                EventKind::MessageDelivered => touch.delivered = true,
+                EventKind::MessageBounced => touch.bounced = true,
+                EventKind::MessageOpened => {
+                    touch.opened_at.get_or_insert(ts);
+                }
+                EventKind::MessageClicked => {
+                    touch.clicked_at.get_or_insert(ts);
+                    touch.opened_at.get_or_insert(ts);
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A compact, read-only event table for flow reconstruction: strings interned
+//! to `u32`, nulls as sentinels, about 45 bytes an event. Built from a
+//! canonical Parquet file one row group at a time, so peak memory stays near
+//! the compact size rather than the size of the decoded file.
+
+use crate::events::Event;
+use crate::schema::{self as col, EventKind};
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::hash::BuildHasher;
+use std::path::Path;
+
+/// Sentinel for a missing interned string.
+pub const NONE: u32 = u32::MAX;
+
+/// Strings to dense ids, in first-seen order.
+#[derive(Default, Debug)]
+pub struct Interner {
+    ids: FxHashMap<u64, u32>,
+    /// Second chance for the astronomically rare 64-bit hash collision.
+    collided: FxHashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        let h = FxBuildHasher.hash_one(s);
+        match self.ids.get(&h) {
+            Some(&id) if self.names[id as usize] == s => id,
+            Some(_) => {
+                if let Some(&id) = self.collided.get(s) {
+                    return id;
+                }
+                let id = self.push(s);
+                self.collided.insert(s.to_string(), id);
+                id
+            }
+            None => {
+                let id = self.push(s);
+                self.ids.insert(h, id);
+                id
+            }
+        }
+    }
+
+    pub fn intern_opt(&mut self, s: Option<&str>) -> u32 {
+        match s {
+            Some(s) if !s.is_empty() => self.intern(s),
+            _ => NONE,
+        }
+    }
+
+    fn push(&mut self, s: &str) -> u32 {
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        id
+    }
+
+    pub fn name(&self, id: u32) -> Option<&str> {
+        (id != NONE).then(|| self.names[id as usize].as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct EventTable {
+    pub ts: Vec<i64>,
+    pub kind: Vec<EventKind>,
+    pub customer: Vec<u32>,
+    pub cart: Vec<u32>,
+    pub order: Vec<u32>,
+    /// NaN where absent.
+    pub value: Vec<f64>,
+    /// NaN where absent.
+    pub discount: Vec<f64>,
+    /// 0 where absent.
+    pub step: Vec<i32>,
+    pub channel: Vec<u32>,
+    pub status: Vec<u32>,
+    pub coupon: Vec<u32>,
+    pub customers: Interner,
+    pub carts: Interner,
+    pub orders: Interner,
+    pub channels: Interner,
+    pub statuses: Interner,
+    pub coupons: Interner,
+    /// Rows that were not valid canonical events (unknown event name, no
+    /// customer, no timestamp): counted, never silently used.
+    pub skipped_rows: u64,
+}
+
+impl EventTable {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn from_events(events: &[Event]) -> EventTable {
+        let mut t = EventTable::default();
+        for e in events {
+            t.ts.push(e.ts);
+            t.kind.push(e.kind);
+            t.customer.push(t.customers.intern(&e.customer_id));
+            t.cart.push(t.carts.intern_opt(e.cart_id.as_deref()));
+            t.order.push(t.orders.intern_opt(e.order_id.as_deref()));
+            t.value.push(e.value.unwrap_or(f64::NAN));
+            t.discount.push(e.discount.unwrap_or(f64::NAN));
+            t.step.push(e.flow_step.unwrap_or(0));
+            t.channel.push(t.channels.intern_opt(e.channel.as_deref()));
+            t.status.push(t.statuses.intern_opt(e.customer_status.as_deref()));
+            t.coupon.push(t.coupons.intern_opt(e.coupon.as_deref()));
+        }
+        t
+    }
+
+    /// Reads a canonical events Parquet file (as written by `ingest` or `simulate`).
+    pub fn read_parquet(path: &Path) -> Result<EventTable> {
+        let open = || {
+            std::fs::File::open(path)
+                .with_context(|| format!("cannot open events file {}", path.display()))
+        };
+        let mut reader = ParquetReader::new(open()?);
+        let schema = reader
+            .schema()
+            .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+        for required in col::REQUIRED_COLUMNS {
+            if schema.get(required).is_none() {
+                bail!(
+                    "{}: missing required column `{required}`; expected canonical events (run `cartlift ingest` first)",
+                    path.display()
+                );
+            }
+        }
+        let wanted: Vec<String> = [
+            col::TS,
+            col::EVENT,
+            col::CUSTOMER_ID,
+            col::CART_ID,
+            col::ORDER_ID,
+            col::VALUE,
+            col::DISCOUNT,
+            col::COUPON,
+            col::FLOW_STEP,
+            col::CHANNEL,
+            col::CUSTOMER_STATUS,
+        ]
+        .iter()
+        .filter(|c| schema.get(c).is_some())
+        .map(|c| c.to_string())
+        .collect();
+        let groups: Vec<usize> = reader
+            .get_metadata()?
+            .row_groups
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        let mut table = EventTable::default();
+        let mut offset = 0usize;
+        for rows in groups {
+            let df = ParquetReader::new(open()?)
+                .with_columns(Some(wanted.clone()))
+                .with_slice(Some((offset, rows)))
+                .finish()
+                .with_context(|| format!("{}: cannot read rows from {offset}", path.display()))?;
+            table
+                .append(&df)
+                .with_context(|| format!("{}: rows {offset}..{}", path.display(), offset + rows))?;
+            offset += rows;
+        }
+        Ok(table)
+    }
+
+    fn append(&mut self, df: &DataFrame) -> Result<()> {
+        let ts = timestamp_micros(df.column(col::TS)?)?;
+        let event = df.column(col::EVENT)?.str()?.clone();
+        let customer = df.column(col::CUSTOMER_ID)?.str()?.clone();
+        let opt_str = |name: &str| -> Result<Option<StringChunked>> {
+            match df.column(name) {
+                Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
+                Err(_) => Ok(None),
+            }
+        };
+        let opt_f64 = |name: &str| -> Result<Option<Float64Chunked>> {
+            match df.column(name) {
+                Ok(c) => Ok(Some(c.cast(&DataType::Float64)?.f64()?.clone())),
+                Err(_) => Ok(None),
+            }
+        };
+        let cart = opt_str(col::CART_ID)?;
+        let order = opt_str(col::ORDER_ID)?;
+        let coupon = opt_str(col::COUPON)?;
+        let channel = opt_str(col::CHANNEL)?;
+        let status = opt_str(col::CUSTOMER_STATUS)?;
+        let value = opt_f64(col::VALUE)?;
+        let discount = opt_f64(col::DISCOUNT)?;
+        let step = match df.column(col::FLOW_STEP) {
+            Ok(c) => Some(c.cast(&DataType::Int32)?.i32()?.clone()),
+            Err(_) => None,
+        };
+        let n = df.height();
+        self.reserve(n);
+        let get_s = |ca: &Option<StringChunked>, i: usize| ca.as_ref().and_then(|c| c.get(i));
+        let get_f = |ca: &Option<Float64Chunked>, i: usize| {
+            ca.as_ref().and_then(|c| c.get(i)).unwrap_or(f64::NAN)
+        };
+        for i in 0..n {
+            let kind = event.get(i).and_then(EventKind::parse);
+            let (Some(kind), Some(cust), Some(t)) = (kind, customer.get(i), ts[i]) else {
+                self.skipped_rows += 1;
+                continue;
+            };
+            if cust.is_empty() {
+                self.skipped_rows += 1;
+                continue;
+            }
+            self.ts.push(t);
+            self.kind.push(kind);
+            self.customer.push(self.customers.intern(cust));
+            self.cart.push(self.carts.intern_opt(get_s(&cart, i)));
+            self.order.push(self.orders.intern_opt(get_s(&order, i)));
+            self.coupon.push(self.coupons.intern_opt(get_s(&coupon, i)));
+            self.channel.push(self.channels.intern_opt(get_s(&channel, i)));
+            self.status.push(self.statuses.intern_opt(get_s(&status, i)));
+            self.value.push(get_f(&value, i));
+            self.discount.push(get_f(&discount, i));
+            self.step
+                .push(step.as_ref().and_then(|c| c.get(i)).unwrap_or(0).max(0));
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self, n: usize) {
+        self.ts.reserve(n);
+        self.kind.reserve(n);
+        self.customer.reserve(n);
+        self.cart.reserve(n);
+        self.order.reserve(n);
+        self.value.reserve(n);
+        self.discount.reserve(n);
+        self.step.reserve(n);
+        self.channel.reserve(n);
+        self.status.reserve(n);
+        self.coupon.reserve(n);
+    }
+}
+
+/// Timestamps as UTC microseconds from a Datetime, integer or RFC 3339 string column.
+fn timestamp_micros(c: &Column) -> Result<Vec<Option<i64>>> {
+    let s = c.as_materialized_series();
+    match s.dtype() {
+        DataType::Datetime(unit, _) => {
+            let factor_div = match unit {
+                TimeUnit::Nanoseconds => (1, 1000),
+                TimeUnit::Microseconds => (1, 1),
+                TimeUnit::Milliseconds => (1000, 1),
+            };
+            let phys = s.to_physical_repr();
+            Ok(phys
+                .i64()?
+                .iter()
+                .map(|v| v.map(|x| x * factor_div.0 / factor_div.1))
+                .collect())
+        }
+        DataType::String => Ok(s
+            .str()?
+            .iter()
+            .map(|v| {
+                v.and_then(|t| {
+                    crate::events::fields::parse_timestamp(
+                        t,
+                        col::TS,
+                        crate::events::fields::EpochUnit::None,
+                    )
+                    .ok()
+                })
+            })
+            .collect()),
+        dt => bail!(
+            "column `ts` has type {dt}; expected a timestamp (Datetime) or RFC 3339 strings"
+        ),
+    }
+}

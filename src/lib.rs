@@ -1,0 +1,15 @@
+//! cartlift: analytics and experimentation for abandoned-cart recovery flows.
+//!
+//! The pipeline: `events` (read, map, validate, quarantine) → `flow`
+//! (reconstruct entries and touches, audit) → analyses. `config` is the flow
+//! file, `assign` the deterministic holdout split, `simulate` the generative
+//! model with ground truth. See ARCHITECTURE.md.
+
+pub mod assign;
+pub mod config;
+pub mod duration;
+pub mod events;
+pub mod flow;
+pub mod metrics;
+pub mod schema;
+pub mod simulate;

@@ -1,0 +1,243 @@
+//! The `cartlift` command: argument parsing and one short function per
+//! subcommand over library calls. Exit codes: 0 success, 1 a problem with
+//! the input, config or files (the message says which), 2 a usage error.
+
+use anyhow::{bail, Context, Result};
+use cartlift::config::FlowConfig;
+use cartlift::events::fields::EpochUnit;
+use cartlift::events::ingest::{self, Format, IngestOptions, Quarantine};
+use cartlift::{assign, events, flow, simulate};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cartlift", version, about = "What your abandoned-cart flow really earns, and how to tune it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read raw event logs, map them to the canonical schema, quarantine bad rows.
+    Ingest(IngestArgs),
+    /// Reconstruct each cart's path through the flow: carts, touches and the audit.
+    Paths(PathsArgs),
+    /// Write a simulated event log with known ground truth (TRUTH.json).
+    Simulate(SimulateArgs),
+    /// Deterministic holdout assignment of customer ids.
+    Assign(AssignArgs),
+}
+
+#[derive(clap::Args)]
+struct ReadArgs {
+    /// Shape of the input rows.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: Format,
+    /// Unit of bare-number timestamps (otherwise they are rejected as ambiguous).
+    #[arg(long, value_enum, default_value = "none")]
+    epoch_unit: EpochUnit,
+    /// Currency all values are expressed in (required with --rate).
+    #[arg(long)]
+    currency: Option<String>,
+    /// Conversion rate CUR=RATE: units of --currency per unit of CUR (repeatable).
+    #[arg(long = "rate", value_parser = parse_rate)]
+    rates: Vec<(String, f64)>,
+}
+
+impl ReadArgs {
+    fn options(&self) -> IngestOptions {
+        IngestOptions {
+            format: self.format,
+            epoch_unit: self.epoch_unit,
+            currency: self.currency.clone(),
+            rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
+        }
+    }
+}
+
+fn parse_rate(s: &str) -> Result<(String, f64), String> {
+    let (cur, rate) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected CUR=RATE, e.g. EUR=1.08"))?;
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: rate is not a number"))?;
+    if !(rate > 0.0 && rate.is_finite()) {
+        return Err(format!("`{s}`: expected a positive rate"));
+    }
+    Ok((cur.trim().to_ascii_uppercase(), rate))
+}
+
+#[derive(clap::Args)]
+struct IngestArgs {
+    /// Event files: .csv, .parquet, .ndjson/.jsonl/.json.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
+    /// Canonical events out (.parquet, .csv or .ndjson).
+    #[arg(long)]
+    out: PathBuf,
+    /// Quarantined rows out (CSV: file, line, reason, field, detail, raw).
+    #[arg(long)]
+    quarantine: Option<PathBuf>,
+    /// Also write the counts as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct PathsArgs {
+    /// Canonical events (.parquet from `ingest` or `simulate`), or raw files to ingest on the fly.
+    #[arg(required = true)]
+    events: Vec<PathBuf>,
+    #[arg(long)]
+    flow: PathBuf,
+    /// Carts table out (.parquet or .csv): one row per flow entry.
+    #[arg(long)]
+    out: PathBuf,
+    /// Touches table out: one row per message.
+    #[arg(long)]
+    touches: Option<PathBuf>,
+    /// Audit findings out (JSON).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    #[arg(long)]
+    flow: PathBuf,
+    /// Number of abandoned carts (flow entries) to simulate.
+    #[arg(long, default_value_t = 10_000)]
+    carts: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Event log out (.parquet, .csv or .ndjson).
+    #[arg(long)]
+    out: PathBuf,
+    /// Ground truth out (JSON).
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct AssignArgs {
+    #[arg(long)]
+    flow: PathBuf,
+    /// CSV or Parquet with a `customer_id` column.
+    #[arg(long, conflicts_with = "customer_id")]
+    customers: Option<PathBuf>,
+    /// A single customer id.
+    #[arg(long)]
+    customer_id: Option<String>,
+    /// Output CSV (customer_id,bucket,arm); standard output when absent.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest(a) => run_ingest(a),
+        Command::Paths(a) => run_paths(a),
+        Command::Simulate(a) => run_simulate(a),
+        Command::Assign(a) => run_assign(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_ingest(a: IngestArgs) -> Result<()> {
+    let mut quarantine = match &a.quarantine {
+        Some(p) => Quarantine::to_file(p)?,
+        None => Quarantine::discard(),
+    };
+    let (events, report) = ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)?;
+    quarantine.finish()?;
+    events::store::write_events(&events, &a.out)?;
+    println!("{}", report.summary_line());
+    for (reason, n) in &report.quarantined_by_reason {
+        println!("  quarantined {n:>8}  {reason}");
+    }
+    if let Some(p) = &a.report {
+        write_json(p, &report)?;
+    }
+    Ok(())
+}
+
+fn run_paths(a: PathsArgs) -> Result<()> {
+    let config = FlowConfig::load(&a.flow)?;
+    let table = flow::load_events(&a.events, &a.read.options())?;
+    let mut tables = flow::reconstruct(&table, &config)?;
+    flow::write_table(&mut tables.carts, &a.out)?;
+    if let Some(p) = &a.touches {
+        flow::write_table(&mut tables.touches, p)?;
+    }
+    if let Some(p) = &a.audit {
+        write_json(p, &tables.audit)?;
+    }
+    print!("{}", flow::summary(&tables, &config)?);
+    Ok(())
+}
+
+fn run_simulate(a: SimulateArgs) -> Result<()> {
+    let config = FlowConfig::load(&a.flow)?;
+    if a.carts == 0 {
+        bail!("--carts: expected at least 1");
+    }
+    let sim = simulate::simulate(&config, a.carts, a.seed)
+        .with_context(|| format!("flow config {}", a.flow.display()))?;
+    events::store::write_events(&sim.events, &a.out)?;
+    if let Some(p) = &a.truth {
+        write_json(p, &sim.truth)?;
+    }
+    println!(
+        "simulated {} entries of {} customers: {} events → {}",
+        sim.truth.arms.values().map(|t| t.entries).sum::<u64>(),
+        sim.truth.customers,
+        sim.truth.events,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn run_assign(a: AssignArgs) -> Result<()> {
+    let config = FlowConfig::load(&a.flow)?;
+    let assigner = assign::Assigner::new(&config);
+    let ids: Vec<String> = match (&a.customers, &a.customer_id) {
+        (Some(p), _) => assign::read_customer_ids(p)?,
+        (None, Some(id)) => vec![id.clone()],
+        (None, None) => bail!("expected --customers FILE or --customer-id ID"),
+    };
+    let out: Box<dyn std::io::Write> = match &a.out {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["customer_id", "bucket", "arm"])?;
+    for id in ids {
+        let (bucket, arm) = assigner.assign(&id);
+        w.write_record([id.as_str(), &bucket.to_string(), assigner.arm_name(arm)])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,785 @@
+//! A generative model of shoppers, carts and a recovery flow, with ground
+//! truth.
+//!
+//! Every entry is simulated under **every arm with common random numbers**:
+//! all random draws of an entry are made up front, in a fixed order keyed by
+//! step number, and each arm's outcome is a deterministic function of them.
+//! Only the assigned arm's events are emitted; the potential outcomes of all
+//! arms go to TRUTH.json, so the true intent-to-treat effects are known.
+//!
+//! Messages act only through opens; an incentive adds conversion probability
+//! for price-sensitive shoppers and is redeemed by anyone who saw it and
+//! bought (so for insensitive shoppers it is pure subsidy). The sending
+//! system's bugs (sends after purchase, holdout leaks, duplicate and
+//! out-of-order sends, re-entry sends) are extra messages with no effect.
+
+pub mod params;
+
+use crate::assign::Assigner;
+use crate::config::{Arm, FlowConfig, Incentive, Step};
+use crate::events::Event;
+use crate::metrics::net_contribution;
+use crate::schema::EventKind;
+use anyhow::{bail, Result};
+use params::{SimParams, Status};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Poisson};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+const SECOND: i64 = 1_000_000;
+const NEVER: i64 = i64::MAX;
+
+/// A simulated log and what is true about it.
+pub struct Simulation {
+    pub events: Vec<Event>,
+    pub truth: Truth,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Truth {
+    pub seed: u64,
+    pub carts: u64,
+    pub customers: u64,
+    pub events: u64,
+    pub arms: BTreeMap<String, ArmTruth>,
+    /// Each treatment's true effect against the holdout (potential outcomes).
+    pub effects: BTreeMap<String, Effect>,
+    /// Counts of deliberately messy rows and sending-system bugs.
+    pub injected: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ArmTruth {
+    /// Realized in the emitted log (entries assigned to this arm).
+    pub entries: u64,
+    pub customers: u64,
+    pub conversions: u64,
+    pub net_revenue: f64,
+    pub discount: f64,
+    /// Potential outcomes: every entry of the log under this arm.
+    pub po_conversion_rate: f64,
+    pub po_revenue_per_entry: f64,
+    pub po_discount_per_entry: f64,
+    pub po_net_contribution_per_entry: f64,
+    pub po_conversions_per_customer: f64,
+    pub po_revenue_per_customer: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Effect {
+    pub conversion_rate: f64,
+    pub revenue_per_entry: f64,
+    pub net_contribution_per_entry: f64,
+    pub conversions_per_customer: f64,
+    pub revenue_per_customer: f64,
+}
+
+/// Resolved, per-run constants.
+struct Ctx<'a> {
+    config: &'a FlowConfig,
+    p: &'a SimParams,
+    assigner: Assigner,
+    start: i64,
+    abandon: i64,
+    window: i64,
+    cooldown: i64,
+    holdout: usize,
+    /// The arm whose messages a holdout entry would have got.
+    shadow: usize,
+    max_step: usize,
+}
+
+/// All random draws of one entry, made before any arm is evaluated.
+struct Draws {
+    natural: bool,
+    natural_delay: i64,
+    steps: Vec<StepDraws>,
+    redeem: f64,
+    refund: f64,
+    refund_delay: i64,
+    partial: f64,
+    cancel: f64,
+    cancel_delay: i64,
+    duplicate: f64,
+    no_cart: f64,
+    noise: f64,
+    noise_at: f64,
+    bug_after: f64,
+    bug_leak: f64,
+    bug_dup: f64,
+    bug_order: f64,
+    bug_reentry: f64,
+}
+
+struct StepDraws {
+    bounce: f64,
+    open: f64,
+    open_delay: i64,
+    convert: f64,
+    lag: i64,
+    click: f64,
+    unsubscribe: f64,
+    complain: f64,
+}
+
+struct Cart {
+    id: String,
+    t0: i64,
+    value_cents: i64,
+}
+
+/// One message as the flow would send it under an arm.
+struct Send<'a> {
+    step: &'a Step,
+    at: i64,
+    suppressed: bool,
+    bounced: bool,
+    opened_at: Option<i64>,
+    clicked_at: Option<i64>,
+    unsubscribed_at: Option<i64>,
+    complained_at: Option<i64>,
+}
+
+/// An entry's outcome under one arm.
+struct ArmOutcome<'a> {
+    sends: Vec<Send<'a>>,
+    order_at: i64,
+    converted: bool,
+    paid_cents: i64,
+    discount_cents: i64,
+    coupon: Option<String>,
+    refund: Option<(i64, i64)>,
+    cancel_at: Option<i64>,
+    net_cents: i64,
+    shipped: bool,
+    message_cost: f64,
+}
+
+pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulation> {
+    let p = SimParams::from_table(config.simulation.as_ref())?;
+    if config.flow.reentry_cooldown < config.flow.attribution_window {
+        bail!("the simulator needs flow.reentry_cooldown ≥ flow.attribution_window, so that entries do not overlap");
+    }
+    let start = crate::events::fields::parse_timestamp(
+        &p.start,
+        "simulation.start",
+        crate::events::fields::EpochUnit::None,
+    )
+    .map_err(|r| anyhow::anyhow!(r.detail))?;
+    let holdout = config.arms.iter().position(|a| a.holdout).unwrap_or(0);
+    let shadow = config.arms.iter().position(|a| !a.holdout).unwrap_or(0);
+    let ctx = Ctx {
+        config,
+        p: &p,
+        assigner: Assigner::new(config),
+        start,
+        abandon: config.flow.abandon_after.micros(),
+        window: config.flow.attribution_window.micros(),
+        cooldown: config.flow.reentry_cooldown.micros(),
+        holdout,
+        shadow,
+        max_step: config
+            .arms
+            .iter()
+            .flat_map(|a| a.steps.iter().map(|s| s.step as usize))
+            .max()
+            .unwrap_or(0),
+    };
+    let plan = plan_customers(carts, seed, &p);
+    let results: Vec<CustomerSim> = plan
+        .par_iter()
+        .map(|&(index, n_carts, first_cart)| simulate_customer(&ctx, seed, index, n_carts, first_cart))
+        .collect();
+    assemble(&ctx, seed, carts, results)
+}
+
+/// How many carts each customer brings: `(customer index, carts, first cart index)`.
+fn plan_customers(carts: usize, seed: u64, p: &SimParams) -> Vec<(u64, usize, u64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut plan = Vec::new();
+    let mut allocated = 0usize;
+    let mut index = 0u64;
+    while allocated < carts {
+        let mut n = 1;
+        if rng.random::<f64>() < p.repeat_share {
+            n += 1;
+            if rng.random::<f64>() < 0.3 {
+                n += 1;
+            }
+        }
+        let n = n.min(carts - allocated);
+        index += 1;
+        plan.push((index, n, allocated as u64));
+        allocated += n;
+    }
+    plan
+}
+
+fn customer_rng(seed: u64, index: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index);
+    rng
+}
+
+fn exp_micros(rng: &mut ChaCha8Rng, mean_seconds: f64) -> i64 {
+    let e = Exp::new(1.0 / mean_seconds.max(1.0)).expect("positive rate");
+    (e.sample(rng).round() as i64).max(1) * SECOND
+}
+
+/// What one customer contributes: events, and per entry the potential outcomes.
+struct CustomerSim {
+    events: Vec<Event>,
+    arm: usize,
+    entries: Vec<EntrySim>,
+    injected: BTreeMap<&'static str, u64>,
+}
+
+struct EntrySim {
+    entered_at: i64,
+    /// Per arm: (converted, net cents, discount cents, contribution).
+    po: Vec<(bool, i64, i64, f64)>,
+}
+
+fn simulate_customer(ctx: &Ctx, seed: u64, index: u64, n_carts: usize, first_cart: u64) -> CustomerSim {
+    let p = ctx.p;
+    let mut rng = customer_rng(seed, index);
+    let customer = format!("c{index:07}");
+    let (_, arm) = ctx.assigner.assign(&customer);
+    let u: f64 = rng.random();
+    let status = if u < p.status_mix.new {
+        Status::New
+    } else if u < p.status_mix.new + p.status_mix.returning {
+        Status::Returning
+    } else {
+        Status::Loyalty
+    };
+    let sensitive = rng.random::<f64>() < p.price_sensitive_share;
+    let sigma = p.propensity_sigma.max(0.0);
+    let propensity = if sigma > 0.0 {
+        LogNormal::new(-sigma * sigma / 2.0, sigma).expect("valid").sample(&mut rng)
+    } else {
+        1.0
+    };
+    let value_dist = LogNormal::new(p.cart_value_median.ln(), p.cart_value_sigma.max(1e-9)).expect("valid");
+    let mut out = CustomerSim {
+        events: Vec::new(),
+        arm,
+        entries: Vec::new(),
+        injected: BTreeMap::new(),
+    };
+
+    // Orders before the experiment: the pre-period spend CUPED adjusts for.
+    let prior_mean = p.prior_orders.get(status) * propensity;
+    let prior = if prior_mean > 0.0 {
+        Poisson::new(prior_mean).expect("positive").sample(&mut rng) as u32
+    } else {
+        0
+    };
+    let session_gap = (ctx.abandon / 2).min(600 * SECOND).max(SECOND);
+    for j in 0..prior {
+        let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
+        let cents = cents_of(value_dist.sample(&mut rng));
+        let cart = format!("q{index:07}-{j}");
+        let mut checkout = base_event(at - session_gap, EventKind::CheckoutStarted, &customer, status);
+        checkout.cart_id = Some(cart.clone());
+        checkout.value = Some(cents as f64 / 100.0);
+        out.events.push(checkout);
+        let mut order = base_event(at, EventKind::OrderCompleted, &customer, status);
+        order.cart_id = Some(cart);
+        order.order_id = Some(format!("p{index:07}-{j}"));
+        order.value = Some(cents as f64 / 100.0);
+        out.events.push(order);
+    }
+
+    let mut t0 = ctx.start + rng.random_range(0..(p.days as i64 * 86_400)) * SECOND;
+    for c in 0..n_carts {
+        let cart = Cart {
+            id: format!("k{:08}", first_cart + c as u64 + 1),
+            t0,
+            value_cents: cents_of(value_dist.sample(&mut rng)).max(100),
+        };
+        let p_natural = (p.base_return.get(status) * propensity).min(0.95);
+        let draws = draw(&mut rng, ctx, p_natural);
+        simulate_cart(ctx, &customer, status, sensitive, &cart, &draws, &mut out);
+        let entered = cart.t0 + ctx.abandon;
+        t0 = entered + ctx.window + ctx.cooldown + 86_400 * SECOND + rng.random_range(0..7 * 86_400) * SECOND;
+    }
+    out
+}
+
+fn cents_of(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+fn base_event(ts: i64, kind: EventKind, customer: &str, status: Status) -> Event {
+    let mut e = Event::new(ts, kind, customer);
+    e.customer_status = Some(status.as_str().to_string());
+    e.currency = Some("USD".into());
+    e
+}
+
+fn draw(rng: &mut ChaCha8Rng, ctx: &Ctx, p_natural: f64) -> Draws {
+    let p = ctx.p;
+    let half_life = p.return_half_life.seconds() as f64;
+    let natural = rng.random::<f64>() < p_natural;
+    let natural_delay = exp_micros(rng, half_life / std::f64::consts::LN_2);
+    let steps = (0..ctx.max_step)
+        .map(|_| StepDraws {
+            bounce: rng.random(),
+            open: rng.random(),
+            open_delay: exp_micros(rng, 3.0 * 3600.0),
+            convert: rng.random(),
+            lag: exp_micros(rng, 3600.0),
+            click: rng.random(),
+            unsubscribe: rng.random(),
+            complain: rng.random(),
+        })
+        .collect();
+    Draws {
+        natural,
+        natural_delay,
+        steps,
+        redeem: rng.random(),
+        refund: rng.random(),
+        refund_delay: exp_micros(rng, p.refund_delay_mean.seconds() as f64),
+        partial: rng.random(),
+        cancel: rng.random(),
+        cancel_delay: exp_micros(rng, 12.0 * 3600.0),
+        duplicate: rng.random(),
+        no_cart: rng.random(),
+        noise: rng.random(),
+        noise_at: rng.random(),
+        bug_after: rng.random(),
+        bug_leak: rng.random(),
+        bug_dup: rng.random(),
+        bug_order: rng.random(),
+        bug_reentry: rng.random(),
+    }
+}
+
+fn applicable<'a>(step: &'a Step, value: f64, status: Status) -> Option<&'a Incentive> {
+    step.incentive
+        .as_ref()
+        .filter(|i| i.applies_to(value, status.as_str()))
+}
+
+/// The entry's outcome if its customer were in `arm`.
+fn outcome<'a>(
+    ctx: &'a Ctx,
+    arm_index: usize,
+    status: Status,
+    sensitive: bool,
+    cart: &Cart,
+    d: &Draws,
+) -> ArmOutcome<'a> {
+    let p = ctx.p;
+    let arm: &Arm = &ctx.config.arms[arm_index];
+    let holdout = arm_index == ctx.holdout;
+    let steps = if holdout { &ctx.config.arms[ctx.shadow].steps } else { &arm.steps };
+    let entered = cart.t0 + ctx.abandon;
+    let value = cart.value_cents as f64 / 100.0;
+    let mut t = if d.natural { entered + d.natural_delay } else { NEVER };
+    let mut incentive_seen: Option<(i64, &Incentive)> = None;
+    let mut sends = Vec::new();
+    let mut stopped = false;
+    for step in steps {
+        let at = cart.t0 + step.delay.micros();
+        if at >= t || stopped {
+            break;
+        }
+        let sd = &d.steps[step.step as usize - 1];
+        let mut send = Send {
+            step,
+            at,
+            suppressed: holdout,
+            bounced: false,
+            opened_at: None,
+            clicked_at: None,
+            unsubscribed_at: None,
+            complained_at: None,
+        };
+        if holdout {
+            sends.push(send);
+            continue;
+        }
+        send.bounced = sd.bounce < p.bounce_rate;
+        if !send.bounced {
+            if sd.open < p.open_rate {
+                let opened = at + 60 * SECOND + sd.open_delay;
+                send.opened_at = Some(opened);
+                let incentive = applicable(step, value, status);
+                let mut converted_here = false;
+                if opened < t {
+                    let mut lift = p.step_lift.get(step.step as usize - 1).copied().unwrap_or(0.0);
+                    if incentive.is_some() {
+                        lift += if sensitive { p.incentive_lift_sensitive } else { p.incentive_lift_insensitive };
+                    }
+                    if sd.convert < (lift / p.open_rate).min(1.0) {
+                        t = t.min(opened + sd.lag);
+                        converted_here = true;
+                    }
+                    if let Some(inc) = incentive {
+                        if incentive_seen.is_none() {
+                            incentive_seen = Some((opened, inc));
+                        }
+                    }
+                }
+                if converted_here || sd.click < p.click_rate {
+                    send.clicked_at = Some(opened + 30 * SECOND);
+                }
+            }
+            if sd.unsubscribe < p.unsubscribe_rate {
+                send.unsubscribed_at = Some(send.opened_at.unwrap_or(at) + 120 * SECOND);
+                stopped = true;
+            } else if sd.complain < p.complaint_rate {
+                send.complained_at = Some(send.opened_at.unwrap_or(at) + 180 * SECOND);
+                stopped = true;
+            }
+        }
+        sends.push(send);
+    }
+    let converted = t != NEVER && t <= entered + ctx.window;
+    let mut discount_cents = 0;
+    let mut coupon = None;
+    if converted {
+        if let Some((seen, inc)) = incentive_seen {
+            if seen < t && (sensitive || d.redeem < p.redemption_insensitive) {
+                discount_cents = cents_of(inc.discount_on(value, ctx.config.margin.shipping_cost));
+                coupon = inc.code.clone().or_else(|| Some("INCENTIVE".into()));
+            }
+        }
+    }
+    let paid = cart.value_cents - discount_cents;
+    let cancel_at = (converted && d.cancel < p.cancel_rate).then(|| t + 600 * SECOND + d.cancel_delay);
+    let refund = (converted && cancel_at.is_none() && d.refund < p.refund_rate).then(|| {
+        let amount = if d.partial < p.partial_refund_share { (paid + 1) / 2 } else { paid };
+        (t + 3600 * SECOND + d.refund_delay, amount)
+    });
+    let window_end = entered + ctx.window;
+    let cancelled_in_window = cancel_at.is_some_and(|c| c <= window_end);
+    let net_cents = if !converted || cancelled_in_window {
+        0
+    } else {
+        paid - refund.filter(|r| r.0 <= window_end).map_or(0, |r| r.1)
+    };
+    let message_cost: f64 = sends
+        .iter()
+        .filter(|s| !s.suppressed)
+        .map(|s| ctx.config.message_cost(&s.step.channel))
+        .sum();
+    ArmOutcome {
+        sends,
+        order_at: t,
+        converted,
+        paid_cents: paid,
+        discount_cents,
+        coupon,
+        refund,
+        cancel_at,
+        net_cents,
+        shipped: converted && !cancelled_in_window,
+        message_cost,
+    }
+}
+
+fn simulate_cart(
+    ctx: &Ctx,
+    customer: &str,
+    status: Status,
+    sensitive: bool,
+    cart: &Cart,
+    d: &Draws,
+    out: &mut CustomerSim,
+) {
+    let p = ctx.p;
+    let entered = cart.t0 + ctx.abandon;
+    let mut po = Vec::with_capacity(ctx.config.arms.len());
+    let mut assigned = None;
+    for a in 0..ctx.config.arms.len() {
+        let o = outcome(ctx, a, status, sensitive, cart, d);
+        let contribution = net_contribution(
+            &ctx.config.margin,
+            o.net_cents as f64 / 100.0,
+            if o.converted { o.discount_cents as f64 / 100.0 } else { 0.0 },
+            o.shipped,
+            o.message_cost,
+        );
+        po.push((o.converted, o.net_cents, if o.converted { o.discount_cents } else { 0 }, contribution));
+        if a == out.arm {
+            assigned = Some(o);
+        }
+    }
+    out.entries.push(EntrySim { entered_at: entered, po });
+    let o = assigned.expect("the customer's arm is one of the arms");
+    let arm_name = ctx.config.arms[out.arm].name.clone();
+    let value = cart.value_cents as f64 / 100.0;
+    let ev = |ts: i64, kind: EventKind| {
+        let mut e = base_event(ts, kind, customer, status);
+        e.cart_id = Some(cart.id.clone());
+        e
+    };
+
+    // The shopping session that ends in abandonment.
+    let browse = rand_count(d.noise_at, 3);
+    for i in (1..=browse).rev() {
+        let mut e = ev(cart.t0 - (i as i64) * 240 * SECOND, EventKind::CartUpdated);
+        e.value = Some(((value * (1.0 - 0.1 * i as f64)) * 100.0).round() / 100.0);
+        out.events.push(e);
+    }
+    let mut checkout = ev(cart.t0, EventKind::CheckoutStarted);
+    checkout.value = Some(value);
+    out.events.push(checkout);
+
+    for s in &o.sends {
+        let msg = |ts: i64, kind: EventKind| {
+            let mut e = ev(ts, kind);
+            e.flow_step = Some(s.step.step as i32);
+            e.channel = Some(s.step.channel.clone());
+            e.variant = Some(arm_name.clone());
+            e
+        };
+        if s.suppressed {
+            out.events.push(msg(s.at, EventKind::MessageSuppressed));
+            continue;
+        }
+        out.events.push(msg(s.at, EventKind::MessageSent));
+        if s.bounced {
+            out.events.push(msg(s.at + 60 * SECOND, EventKind::MessageBounced));
+            continue;
+        }
+        out.events.push(msg(s.at + 60 * SECOND, EventKind::MessageDelivered));
+        if let Some(t) = s.opened_at {
+            out.events.push(msg(t, EventKind::MessageOpened));
+        }
+        if let Some(t) = s.clicked_at {
+            out.events.push(msg(t, EventKind::MessageClicked));
+        }
+        if let Some(t) = s.unsubscribed_at {
+            out.events.push(msg(t, EventKind::Unsubscribed));
+        }
+        if let Some(t) = s.complained_at {
+            out.events.push(msg(t, EventKind::SpamComplaint));
+        }
+    }
+
+    if o.converted {
+        let order_id = format!("o{}", &cart.id[1..]);
+        let lead = (ctx.abandon / 2).min(300 * SECOND);
+        if o.order_at - lead > entered {
+            let mut back = ev(o.order_at - lead, EventKind::CheckoutStarted);
+            back.value = Some(value);
+            out.events.push(back);
+        }
+        let mut order = ev(o.order_at, EventKind::OrderCompleted);
+        order.order_id = Some(order_id.clone());
+        order.value = Some(o.paid_cents as f64 / 100.0);
+        if o.discount_cents > 0 {
+            order.discount = Some(o.discount_cents as f64 / 100.0);
+            order.coupon = o.coupon.clone();
+        }
+        if d.no_cart < p.order_without_cart_rate {
+            order.cart_id = None;
+        }
+        if d.duplicate < p.duplicate_order_rate {
+            let mut dup = order.clone();
+            dup.ts += 60 * SECOND;
+            out.events.push(dup);
+            *out.injected.entry("duplicate_orders").or_default() += 1;
+        }
+        out.events.push(order);
+        if let Some(at) = o.cancel_at {
+            let mut e = ev(at, EventKind::OrderCancelled);
+            e.order_id = Some(order_id.clone());
+            out.events.push(e);
+        }
+        if let Some((at, cents)) = o.refund {
+            let mut e = ev(at, EventKind::OrderRefunded);
+            e.order_id = Some(order_id.clone());
+            e.value = Some(cents as f64 / 100.0);
+            out.events.push(e);
+        }
+    }
+
+    // The shopper comes back inside the cooldown and leaves again: a
+    // candidate that must not become a second entry.
+    let room = ctx.cooldown - ctx.abandon - 7200 * SECOND;
+    if d.noise < p.reentry_noise_rate && room > 0 {
+        let at = entered + 3600 * SECOND + ((d.noise_at * room as f64) as i64 / SECOND) * SECOND;
+        let mut e = ev(at, EventKind::CheckoutStarted);
+        e.value = Some(value);
+        out.events.push(e);
+        *out.injected.entry("reentry_noise").or_default() += 1;
+        let first = ctx.config.arms[out.arm].steps.first();
+        if let (Some(step), false) = (first, out.arm == ctx.holdout) {
+            if d.bug_reentry < p.reentry_send_rate {
+                out.events.push(bug_send(ev(at + ctx.abandon, EventKind::MessageSent), step, &arm_name));
+                *out.injected.entry("reentry_sends").or_default() += 1;
+            }
+        }
+    }
+    inject_bugs(ctx, d, &o, &arm_name, out, &ev);
+}
+
+fn rand_count(u: f64, max: usize) -> usize {
+    ((u * 1000.0) as usize % max) + 1
+}
+
+fn bug_send(mut e: Event, step: &Step, arm: &str) -> Event {
+    e.flow_step = Some(step.step as i32);
+    e.channel = Some(step.channel.clone());
+    e.variant = Some(arm.to_string());
+    e
+}
+
+/// The sending system's mistakes: extra messages that change no outcome.
+fn inject_bugs(
+    ctx: &Ctx,
+    d: &Draws,
+    o: &ArmOutcome,
+    arm_name: &str,
+    out: &mut CustomerSim,
+    ev: &dyn Fn(i64, EventKind) -> Event,
+) {
+    let p = ctx.p;
+    let arm = &ctx.config.arms[out.arm];
+    if out.arm == ctx.holdout {
+        if let Some(first) = o.sends.first() {
+            if d.bug_leak < p.holdout_leak_rate {
+                out.events.push(bug_send(ev(first.at + 120 * SECOND, EventKind::MessageSent), first.step, arm_name));
+                *out.injected.entry("sends_to_holdout").or_default() += 1;
+            }
+        }
+        return;
+    }
+    if o.converted && d.bug_after < p.send_after_purchase_rate {
+        let next = arm.steps.get(o.sends.len()).or(arm.steps.last());
+        if let Some(step) = next {
+            out.events.push(bug_send(ev(o.order_at + 1800 * SECOND, EventKind::MessageSent), step, arm_name));
+            *out.injected.entry("sends_after_purchase").or_default() += 1;
+        }
+    }
+    if let Some(first) = o.sends.first() {
+        if d.bug_dup < p.duplicate_send_rate && first.at + 600 * SECOND < o.order_at {
+            out.events.push(bug_send(ev(first.at + 600 * SECOND, EventKind::MessageSent), first.step, arm_name));
+            *out.injected.entry("duplicate_sends").or_default() += 1;
+        }
+    }
+    if o.sends.len() >= 3 && d.bug_order < p.out_of_order_rate && o.sends[2].at + 3600 * SECOND < o.order_at {
+        out.events.push(bug_send(ev(o.sends[2].at + 3600 * SECOND, EventKind::MessageSent), o.sends[1].step, arm_name));
+        *out.injected.entry("out_of_order_sends").or_default() += 1;
+    }
+}
+
+fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Result<Simulation> {
+    let n_arms = ctx.config.arms.len();
+    let mut events: Vec<(Event, u64)> = Vec::new();
+    let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (ci, r) in results.iter().enumerate() {
+        for e in &r.events {
+            events.push((e.clone(), ci as u64));
+        }
+        for (k, v) in &r.injected {
+            *injected.entry(k).or_default() += v;
+        }
+    }
+    // Time order, ties by customer then emission order (stable sort).
+    events.sort_by_key(|(e, c)| (e.ts, *c));
+    let data_end = events.iter().map(|(e, _)| e.ts).max().unwrap_or(0);
+    let mut events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
+    let late = make_late(&mut events, seed, ctx.p.late_event_rate);
+    injected.insert("late_events", late);
+
+    let mut truth = Truth {
+        seed,
+        carts: carts as u64,
+        customers: results.len() as u64,
+        events: events.len() as u64,
+        injected,
+        ..Truth::default()
+    };
+    let mut po_conv = vec![0u64; n_arms];
+    let mut po_net = vec![0i64; n_arms];
+    let mut po_disc = vec![0i64; n_arms];
+    let mut po_contrib = vec![0.0f64; n_arms];
+    let mut n_entries = 0u64;
+    let mut n_customers = 0u64;
+    let mut realized: Vec<ArmTruth> = vec![ArmTruth::default(); n_arms];
+    let mut realized_net = vec![0i64; n_arms];
+    let mut realized_disc = vec![0i64; n_arms];
+    for r in &results {
+        let mut counted = false;
+        for e in r.entries.iter().filter(|e| e.entered_at <= data_end) {
+            counted = true;
+            n_entries += 1;
+            for a in 0..n_arms {
+                let (c, net, disc, contrib) = e.po[a];
+                po_conv[a] += c as u64;
+                po_net[a] += net;
+                po_disc[a] += disc;
+                po_contrib[a] += contrib;
+            }
+            let (c, net, disc, _) = e.po[r.arm];
+            realized[r.arm].entries += 1;
+            realized[r.arm].conversions += c as u64;
+            realized_net[r.arm] += net;
+            realized_disc[r.arm] += disc;
+        }
+        if counted {
+            n_customers += 1;
+            realized[r.arm].customers += 1;
+        }
+    }
+    let per = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
+    for (a, arm) in ctx.config.arms.iter().enumerate() {
+        let mut t = realized[a].clone();
+        t.net_revenue = realized_net[a] as f64 / 100.0;
+        t.discount = realized_disc[a] as f64 / 100.0;
+        t.po_conversion_rate = per(po_conv[a] as f64, n_entries);
+        t.po_revenue_per_entry = per(po_net[a] as f64 / 100.0, n_entries);
+        t.po_discount_per_entry = per(po_disc[a] as f64 / 100.0, n_entries);
+        t.po_net_contribution_per_entry = per(po_contrib[a], n_entries);
+        t.po_conversions_per_customer = per(po_conv[a] as f64, n_customers);
+        t.po_revenue_per_customer = per(po_net[a] as f64 / 100.0, n_customers);
+        truth.arms.insert(arm.name.clone(), t);
+    }
+    let control = truth.arms[&ctx.config.arms[ctx.holdout].name].clone();
+    for arm in ctx.config.arms.iter().filter(|a| !a.holdout) {
+        let t = &truth.arms[&arm.name];
+        truth.effects.insert(
+            arm.name.clone(),
+            Effect {
+                conversion_rate: t.po_conversion_rate - control.po_conversion_rate,
+                revenue_per_entry: t.po_revenue_per_entry - control.po_revenue_per_entry,
+                net_contribution_per_entry: t.po_net_contribution_per_entry
+                    - control.po_net_contribution_per_entry,
+                conversions_per_customer: t.po_conversions_per_customer
+                    - control.po_conversions_per_customer,
+                revenue_per_customer: t.po_revenue_per_customer - control.po_revenue_per_customer,
+            },
+        );
+    }
+    Ok(Simulation { events, truth })
+}
+
+/// Moves a share of rows later in the file, as late-arriving events do.
+fn make_late(events: &mut [Event], seed: u64, rate: f64) -> u64 {
+    if rate <= 0.0 || events.len() < 2 {
+        return 0;
+    }
+    let mut rng = customer_rng(seed, 0);
+    let n = events.len();
+    let mut moved = 0;
+    for i in 0..n {
+        if rng.random::<f64>() < rate {
+            let j = (i + 1 + rng.random_range(0..1000usize)).min(n - 1);
+            if j > i {
+                events[i..=j].rotate_left(1);
+                moved += 1;
+            }
+        }
+    }
+    moved
+}
