@@ -118,28 +118,29 @@ pub fn read_customer_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> 
     use polars::prelude::*;
     let name = path.to_string_lossy().to_ascii_lowercase();
     let df = if name.ends_with(".parquet") || name.ends_with(".pq") {
-        let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let f =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         ParquetReader::new(f).finish()?
     } else {
-        let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let f =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         CsvReadOptions::default()
             .with_infer_schema_length(Some(0))
             .into_reader_with_file_handle(f)
             .finish()
-            .with_context(|| format!("{}: not a readable CSV", path.display()))?
+            .map_err(|e| anyhow::anyhow!("{}: not a readable CSV: {e}", path.display()))?
     };
     let col = df.column("customer_id").map_err(|_| {
         anyhow::anyhow!(
             "{}: missing column `customer_id`; the columns are [{}]",
             path.display(),
-            df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            df.get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     let col = col.cast(&DataType::String)?;
-    Ok(col
-        .str()?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect())
+    Ok(col.str()?.iter().flatten().map(str::to_string).collect())
 }

@@ -243,7 +243,11 @@ impl FlowConfig {
     }
 
     pub fn message_cost(&self, channel: &str) -> f64 {
-        self.margin.message_cost.get(channel).copied().unwrap_or(0.0)
+        self.margin
+            .message_cost
+            .get(channel)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     fn validate(&self) -> Result<()> {
@@ -289,7 +293,9 @@ impl FlowConfig {
         }
         for (ch, cost) in &m.message_cost {
             if *cost < 0.0 || !cost.is_finite() {
-                bail!("field `margin.message_cost.{ch}`: expected a non-negative amount, got {cost}");
+                bail!(
+                    "field `margin.message_cost.{ch}`: expected a non-negative amount, got {cost}"
+                );
             }
         }
         let bands = &self.segments.cart_value_bands;
@@ -313,7 +319,10 @@ impl FlowConfig {
             bail!("field `arms[{i}].name`: expected a non-empty name");
         }
         if self.arms.iter().filter(|a| a.name == arm.name).count() > 1 {
-            bail!("field `arms[{i}].name`: arm name `{}` is used twice", arm.name);
+            bail!(
+                "field `arms[{i}].name`: arm name `{}` is used twice",
+                arm.name
+            );
         }
         if !(arm.weight > 0.0 && arm.weight <= 1.0) {
             bail!(
@@ -355,7 +364,9 @@ impl FlowConfig {
                     self.flow.abandon_after
                 );
             }
-            if !self.margin.message_cost.is_empty() && !self.margin.message_cost.contains_key(&s.channel) {
+            if !self.margin.message_cost.is_empty()
+                && !self.margin.message_cost.contains_key(&s.channel)
+            {
                 bail!(
                     "field `margin.message_cost`: no cost for channel `{}` used by {at}; expected an entry `{} = <cost>`",
                     s.channel,
@@ -381,10 +392,10 @@ impl FlowConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    pub(crate) const SAMPLE: &str = include_str!("../data/sample/flow.toml");
+    pub const SAMPLE: &str = include_str!("../data/sample/flow.toml");
 
     #[test]
     fn sample_parses_and_round_trips() {
@@ -403,7 +414,10 @@ mod tests {
 
         let bad = SAMPLE.replace("abandon_after = \"1h\"", "abandon_after = \"1y\"");
         let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
-        assert!(e.contains("abandon_after") && e.contains("unknown unit"), "{e}");
+        assert!(
+            e.contains("abandon_after") && e.contains("unknown unit"),
+            "{e}"
+        );
 
         let bad = SAMPLE.replace("trigger = \"checkout_started\"", "trigger = \"page_view\"");
         let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());

@@ -13,3 +13,4 @@ pub mod flow;
 pub mod metrics;
 pub mod schema;
 pub mod simulate;
+pub mod stats;

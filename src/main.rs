@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cartlift", version, about = "What your abandoned-cart flow really earns, and how to tune it")]
+#[command(
+    name = "cartlift",
+    version,
+    about = "What your abandoned-cart flow really earns, and how to tune it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

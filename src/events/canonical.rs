@@ -7,9 +7,8 @@ use serde_json::{Map, Value};
 
 pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Rejection> {
     let ts = fields::timestamp(row.get(col::TS), col::TS, epoch)?;
-    let name = fields::text(row.get(col::EVENT)).ok_or_else(|| {
-        Rejection::new(Reason::MissingEvent, Some(col::EVENT), "no event name")
-    })?;
+    let name = fields::text(row.get(col::EVENT))
+        .ok_or_else(|| Rejection::new(Reason::MissingEvent, Some(col::EVENT), "no event name"))?;
     let kind = EventKind::parse(&name).ok_or_else(|| {
         Rejection::new(
             Reason::UnknownEvent,

@@ -104,7 +104,9 @@ pub fn parse_timestamp(s: &str, field: &str, epoch: EpochUnit) -> Result<i64, Re
             format!("{field} = {s:?}: {why}"),
         )
     };
-    let micros = if s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+    let micros = if s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
         && s.bytes().any(|b| b.is_ascii_digit())
     {
         let scale = match epoch {

@@ -38,7 +38,9 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Reje
         return Err(Rejection::new(
             Reason::UnmappedEvent,
             Some("type"),
-            format!("Segment `{call}` call; only `track` events describe carts, orders and messages"),
+            format!(
+                "Segment `{call}` call; only `track` events describe carts, orders and messages"
+            ),
         ));
     }
     let name = fields::text(row.get("event"))

@@ -66,7 +66,11 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Vec<Event>,
     };
     let ts = fields::timestamp(obj.get(ts_field), ts_field, epoch)?;
     let order_id = fields::text(obj.get("id")).ok_or_else(|| {
-        Rejection::new(Reason::MissingOrderId, Some("id"), "order payload without id")
+        Rejection::new(
+            Reason::MissingOrderId,
+            Some("id"),
+            "order payload without id",
+        )
     })?;
     let mut order = base(ts, EventKind::OrderCompleted);
     order.order_id = Some(order_id.clone());

@@ -79,9 +79,9 @@ pub fn peek_keys(path: &Path, container: Container) -> Result<Vec<String>> {
         Container::Parquet => {
             let file = open(path)?;
             let mut reader = ParquetReader::new(file);
-            let schema = reader
-                .schema()
-                .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+            let schema = reader.schema().map_err(|e| {
+                anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display())
+            })?;
             Ok(schema.iter_names().map(|n| n.to_string()).collect())
         }
         Container::Ndjson => {
@@ -117,7 +117,11 @@ fn open(path: &Path) -> Result<File> {
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<File>> {
-    let delimiter = if path.to_string_lossy().to_ascii_lowercase().ends_with(".tsv") {
+    let delimiter = if path
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .ends_with(".tsv")
+    {
         b'\t'
     } else {
         b','
@@ -287,7 +291,7 @@ fn read_json_array(
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
     let df = ParquetReader::new(open(path)?)
         .finish()
-        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
     let columns: Vec<(String, Series)> = df
         .columns()
         .iter()

@@ -98,12 +98,11 @@ pub fn write_events(events: &[Event], path: &Path) -> Result<()> {
 }
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     ParquetWriter::new(file)
         .with_statistics(StatisticsOptions::default())
         .finish(df)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }
 
@@ -112,8 +111,7 @@ fn opt_num(v: Option<f64>) -> String {
 }
 
 fn write_csv(events: &[Event], path: &Path) -> Result<()> {
-    let file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     w.write_record(col::CANONICAL_COLUMNS)?;
     for e in events {
@@ -167,8 +165,7 @@ pub fn event_to_json(e: &Event) -> serde_json::Value {
 }
 
 fn write_ndjson(events: &[Event], path: &Path) -> Result<()> {
-    let file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = BufWriter::new(file);
     for e in events {
         serde_json::to_writer(&mut w, &event_to_json(e))?;

@@ -29,7 +29,13 @@ pub struct CustomerAudit {
 }
 
 impl CustomerAudit {
-    pub fn observe(&mut self, entries: &[Entry], touches: &[Touch], rules: &Rules, _t: &EventTable) {
+    pub fn observe(
+        &mut self,
+        entries: &[Entry],
+        touches: &[Touch],
+        rules: &Rules,
+        _t: &EventTable,
+    ) {
         let sent: Vec<&Touch> = touches.iter().filter(|x| !x.suppressed).collect();
         for x in &sent {
             let e = &entries[x.entry];

@@ -152,9 +152,9 @@ fn group_by_customer(t: &EventTable) -> Groups {
         slices.push(head);
         rest = tail;
     }
-    slices.par_iter_mut().for_each(|s| {
-        s.sort_unstable_by_key(|&r| (t.ts[r as usize], t.kind[r as usize] as u8, r))
-    });
+    slices
+        .par_iter_mut()
+        .for_each(|s| s.sort_unstable_by_key(|&r| (t.ts[r as usize], t.kind[r as usize] as u8, r)));
     Groups { offsets, rows }
 }
 
@@ -231,14 +231,16 @@ fn carts_frame(
             b.incentive_offered.push(offered);
             let o = e.order.as_ref();
             b.converted.push(o.is_some());
-            b.order_id.push(o.and_then(|o| t.orders.name(o.order)).map(str::to_string));
+            b.order_id
+                .push(o.and_then(|o| t.orders.name(o.order)).map(str::to_string));
             b.order_at.push(o.map(|o| o.at));
             b.order_value.push(o.map_or(0.0, |o| o.value));
             b.refunded.push(o.map_or(0.0, |o| o.refunded));
             b.cancelled.push(o.is_some_and(|o| o.cancelled));
             b.revenue.push(o.map_or(0.0, |o| o.net_revenue()));
             b.discount.push(o.map_or(0.0, |o| o.discount));
-            b.coupon.push(o.and_then(|o| t.coupons.name(o.coupon)).map(str::to_string));
+            b.coupon
+                .push(o.and_then(|o| t.coupons.name(o.coupon)).map(str::to_string));
             b.message_cost.push(cost);
             b.unsubscribed.push(e.unsubscribed);
             b.complained.push(e.complained);
@@ -354,7 +356,14 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     let mut after = Vec::new();
     for f in flows {
         let mut idx: Vec<usize> = (0..f.touches.len()).collect();
-        idx.sort_by_key(|&i| (f.touches[i].entry, f.touches[i].sent_at, f.touches[i].step, i));
+        idx.sort_by_key(|&i| {
+            (
+                f.touches[i].entry,
+                f.touches[i].sent_at,
+                f.touches[i].step,
+                i,
+            )
+        });
         for i in idx {
             let x = &f.touches[i];
             let e = &f.entries[x.entry];
@@ -428,7 +437,10 @@ pub fn write_table(df: &mut DataFrame, path: &std::path::Path) -> Result<()> {
     } else if name.ends_with(".parquet") || name.ends_with(".pq") {
         crate::events::store::write_parquet(df, path)
     } else {
-        anyhow::bail!("{}: expected an output ending in .parquet or .csv", path.display())
+        anyhow::bail!(
+            "{}: expected an output ending in .parquet or .csv",
+            path.display()
+        )
     }
 }
 
@@ -464,7 +476,12 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
     }
     for (name, f) in &tables.audit.findings {
         if f.count > 0 {
-            writeln!(s, "  audit: {name} {} (e.g. {})", f.count, f.examples.join(", "))?;
+            writeln!(
+                s,
+                "  audit: {name} {} (e.g. {})",
+                f.count,
+                f.examples.join(", ")
+            )?;
         }
     }
     if tables.audit.skipped_rows > 0 {

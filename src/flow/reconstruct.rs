@@ -140,7 +140,7 @@ pub fn reconstruct_customer(
     let mut last_status = NONE;
     let mut spend_before_first_entry = 0.0;
 
-    let mut finalize = |c: Candidate, out: &mut CustomerFlow, last_entry_at: &mut Option<i64>| {
+    let finalize = |c: Candidate, out: &mut CustomerFlow, last_entry_at: &mut Option<i64>| {
         let entered_at = c.last_activity + rules.abandon_after;
         if last_entry_at.is_some_and(|l| entered_at - l < rules.cooldown) {
             out.audit.reentries_suppressed += 1;
@@ -182,8 +182,8 @@ pub fn reconstruct_customer(
         }
         match kind {
             EventKind::CartUpdated | EventKind::CheckoutStarted => {
-                let opens = rules.trigger == Trigger::CartUpdated
-                    || kind == EventKind::CheckoutStarted;
+                let opens =
+                    rules.trigger == Trigger::CartUpdated || kind == EventKind::CheckoutStarted;
                 let value = t.value[r];
                 match (&mut cand, opens) {
                     (Some(c), _) => {
@@ -223,7 +223,11 @@ pub fn reconstruct_customer(
                             order: t.order[r],
                             at: ts,
                             value,
-                            discount: if t.discount[r].is_nan() { 0.0 } else { t.discount[r] },
+                            discount: if t.discount[r].is_nan() {
+                                0.0
+                            } else {
+                                t.discount[r]
+                            },
                             coupon: t.coupon[r],
                             refunded: 0.0,
                             cancelled: false,
@@ -233,9 +237,10 @@ pub fn reconstruct_customer(
                 }
             }
             EventKind::OrderRefunded | EventKind::OrderCancelled => {
-                let target = out.entries.iter_mut().find(|e| {
-                    e.order.as_ref().is_some_and(|o| o.order == t.order[r])
-                });
+                let target = out
+                    .entries
+                    .iter_mut()
+                    .find(|e| e.order.as_ref().is_some_and(|o| o.order == t.order[r]));
                 let Some(entry) = target else { continue };
                 if ts > entry.entered_at + rules.window {
                     out.audit.refunds_after_window += 1;

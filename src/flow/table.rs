@@ -118,7 +118,8 @@ impl EventTable {
             t.discount.push(e.discount.unwrap_or(f64::NAN));
             t.step.push(e.flow_step.unwrap_or(0));
             t.channel.push(t.channels.intern_opt(e.channel.as_deref()));
-            t.status.push(t.statuses.intern_opt(e.customer_status.as_deref()));
+            t.status
+                .push(t.statuses.intern_opt(e.customer_status.as_deref()));
             t.coupon.push(t.coupons.intern_opt(e.coupon.as_deref()));
         }
         t
@@ -133,7 +134,7 @@ impl EventTable {
         let mut reader = ParquetReader::new(open()?);
         let schema = reader
             .schema()
-            .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
         for required in col::REQUIRED_COLUMNS {
             if schema.get(required).is_none() {
                 bail!(
@@ -172,7 +173,9 @@ impl EventTable {
                 .with_columns(Some(wanted.clone()))
                 .with_slice(Some((offset, rows)))
                 .finish()
-                .with_context(|| format!("{}: cannot read rows from {offset}", path.display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: cannot read rows from {offset}: {e}", path.display())
+                })?;
             table
                 .append(&df)
                 .with_context(|| format!("{}: rows {offset}..{}", path.display(), offset + rows))?;
@@ -210,7 +213,9 @@ impl EventTable {
         };
         let n = df.height();
         self.reserve(n);
-        let get_s = |ca: &Option<StringChunked>, i: usize| ca.as_ref().and_then(|c| c.get(i));
+        fn get_s(ca: &Option<StringChunked>, i: usize) -> Option<&str> {
+            ca.as_ref().and_then(|c| c.get(i))
+        }
         let get_f = |ca: &Option<Float64Chunked>, i: usize| {
             ca.as_ref().and_then(|c| c.get(i)).unwrap_or(f64::NAN)
         };
@@ -230,8 +235,10 @@ impl EventTable {
             self.cart.push(self.carts.intern_opt(get_s(&cart, i)));
             self.order.push(self.orders.intern_opt(get_s(&order, i)));
             self.coupon.push(self.coupons.intern_opt(get_s(&coupon, i)));
-            self.channel.push(self.channels.intern_opt(get_s(&channel, i)));
-            self.status.push(self.statuses.intern_opt(get_s(&status, i)));
+            self.channel
+                .push(self.channels.intern_opt(get_s(&channel, i)));
+            self.status
+                .push(self.statuses.intern_opt(get_s(&status, i)));
             self.value.push(get_f(&value, i));
             self.discount.push(get_f(&discount, i));
             self.step
@@ -286,8 +293,8 @@ fn timestamp_micros(c: &Column) -> Result<Vec<Option<i64>>> {
                 })
             })
             .collect()),
-        dt => bail!(
-            "column `ts` has type {dt}; expected a timestamp (Datetime) or RFC 3339 strings"
-        ),
+        dt => {
+            bail!("column `ts` has type {dt}; expected a timestamp (Datetime) or RFC 3339 strings")
+        }
     }
 }

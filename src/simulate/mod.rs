@@ -191,7 +191,9 @@ pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulati
     let plan = plan_customers(carts, seed, &p);
     let results: Vec<CustomerSim> = plan
         .par_iter()
-        .map(|&(index, n_carts, first_cart)| simulate_customer(&ctx, seed, index, n_carts, first_cart))
+        .map(|&(index, n_carts, first_cart)| {
+            simulate_customer(&ctx, seed, index, n_carts, first_cart)
+        })
         .collect();
     assemble(&ctx, seed, carts, results)
 }
@@ -243,7 +245,13 @@ struct EntrySim {
     po: Vec<(bool, i64, i64, f64)>,
 }
 
-fn simulate_customer(ctx: &Ctx, seed: u64, index: u64, n_carts: usize, first_cart: u64) -> CustomerSim {
+fn simulate_customer(
+    ctx: &Ctx,
+    seed: u64,
+    index: u64,
+    n_carts: usize,
+    first_cart: u64,
+) -> CustomerSim {
     let p = ctx.p;
     let mut rng = customer_rng(seed, index);
     let customer = format!("c{index:07}");
@@ -259,11 +267,14 @@ fn simulate_customer(ctx: &Ctx, seed: u64, index: u64, n_carts: usize, first_car
     let sensitive = rng.random::<f64>() < p.price_sensitive_share;
     let sigma = p.propensity_sigma.max(0.0);
     let propensity = if sigma > 0.0 {
-        LogNormal::new(-sigma * sigma / 2.0, sigma).expect("valid").sample(&mut rng)
+        LogNormal::new(-sigma * sigma / 2.0, sigma)
+            .expect("valid")
+            .sample(&mut rng)
     } else {
         1.0
     };
-    let value_dist = LogNormal::new(p.cart_value_median.ln(), p.cart_value_sigma.max(1e-9)).expect("valid");
+    let value_dist =
+        LogNormal::new(p.cart_value_median.ln(), p.cart_value_sigma.max(1e-9)).expect("valid");
     let mut out = CustomerSim {
         events: Vec::new(),
         arm,
@@ -283,7 +294,12 @@ fn simulate_customer(ctx: &Ctx, seed: u64, index: u64, n_carts: usize, first_car
         let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
         let cents = cents_of(value_dist.sample(&mut rng));
         let cart = format!("q{index:07}-{j}");
-        let mut checkout = base_event(at - session_gap, EventKind::CheckoutStarted, &customer, status);
+        let mut checkout = base_event(
+            at - session_gap,
+            EventKind::CheckoutStarted,
+            &customer,
+            status,
+        );
         checkout.cart_id = Some(cart.clone());
         checkout.value = Some(cents as f64 / 100.0);
         out.events.push(checkout);
@@ -305,7 +321,11 @@ fn simulate_customer(ctx: &Ctx, seed: u64, index: u64, n_carts: usize, first_car
         let draws = draw(&mut rng, ctx, p_natural);
         simulate_cart(ctx, &customer, status, sensitive, &cart, &draws, &mut out);
         let entered = cart.t0 + ctx.abandon;
-        t0 = entered + ctx.window + ctx.cooldown + 86_400 * SECOND + rng.random_range(0..7 * 86_400) * SECOND;
+        t0 = entered
+            + ctx.window
+            + ctx.cooldown
+            + 86_400 * SECOND
+            + rng.random_range(0..7 * 86_400) * SECOND;
     }
     out
 }
@@ -378,10 +398,18 @@ fn outcome<'a>(
     let p = ctx.p;
     let arm: &Arm = &ctx.config.arms[arm_index];
     let holdout = arm_index == ctx.holdout;
-    let steps = if holdout { &ctx.config.arms[ctx.shadow].steps } else { &arm.steps };
+    let steps = if holdout {
+        &ctx.config.arms[ctx.shadow].steps
+    } else {
+        &arm.steps
+    };
     let entered = cart.t0 + ctx.abandon;
     let value = cart.value_cents as f64 / 100.0;
-    let mut t = if d.natural { entered + d.natural_delay } else { NEVER };
+    let mut t = if d.natural {
+        entered + d.natural_delay
+    } else {
+        NEVER
+    };
     let mut incentive_seen: Option<(i64, &Incentive)> = None;
     let mut sends = Vec::new();
     let mut stopped = false;
@@ -413,9 +441,17 @@ fn outcome<'a>(
                 let incentive = applicable(step, value, status);
                 let mut converted_here = false;
                 if opened < t {
-                    let mut lift = p.step_lift.get(step.step as usize - 1).copied().unwrap_or(0.0);
+                    let mut lift = p
+                        .step_lift
+                        .get(step.step as usize - 1)
+                        .copied()
+                        .unwrap_or(0.0);
                     if incentive.is_some() {
-                        lift += if sensitive { p.incentive_lift_sensitive } else { p.incentive_lift_insensitive };
+                        lift += if sensitive {
+                            p.incentive_lift_sensitive
+                        } else {
+                            p.incentive_lift_insensitive
+                        };
                     }
                     if sd.convert < (lift / p.open_rate).min(1.0) {
                         t = t.min(opened + sd.lag);
@@ -453,9 +489,14 @@ fn outcome<'a>(
         }
     }
     let paid = cart.value_cents - discount_cents;
-    let cancel_at = (converted && d.cancel < p.cancel_rate).then(|| t + 600 * SECOND + d.cancel_delay);
+    let cancel_at =
+        (converted && d.cancel < p.cancel_rate).then(|| t + 600 * SECOND + d.cancel_delay);
     let refund = (converted && cancel_at.is_none() && d.refund < p.refund_rate).then(|| {
-        let amount = if d.partial < p.partial_refund_share { (paid + 1) / 2 } else { paid };
+        let amount = if d.partial < p.partial_refund_share {
+            (paid + 1) / 2
+        } else {
+            paid
+        };
         (t + 3600 * SECOND + d.refund_delay, amount)
     });
     let window_end = entered + ctx.window;
@@ -503,16 +544,28 @@ fn simulate_cart(
         let contribution = net_contribution(
             &ctx.config.margin,
             o.net_cents as f64 / 100.0,
-            if o.converted { o.discount_cents as f64 / 100.0 } else { 0.0 },
+            if o.converted {
+                o.discount_cents as f64 / 100.0
+            } else {
+                0.0
+            },
             o.shipped,
             o.message_cost,
         );
-        po.push((o.converted, o.net_cents, if o.converted { o.discount_cents } else { 0 }, contribution));
+        po.push((
+            o.converted,
+            o.net_cents,
+            if o.converted { o.discount_cents } else { 0 },
+            contribution,
+        ));
         if a == out.arm {
             assigned = Some(o);
         }
     }
-    out.entries.push(EntrySim { entered_at: entered, po });
+    out.entries.push(EntrySim {
+        entered_at: entered,
+        po,
+    });
     let o = assigned.expect("the customer's arm is one of the arms");
     let arm_name = ctx.config.arms[out.arm].name.clone();
     let value = cart.value_cents as f64 / 100.0;
@@ -547,10 +600,12 @@ fn simulate_cart(
         }
         out.events.push(msg(s.at, EventKind::MessageSent));
         if s.bounced {
-            out.events.push(msg(s.at + 60 * SECOND, EventKind::MessageBounced));
+            out.events
+                .push(msg(s.at + 60 * SECOND, EventKind::MessageBounced));
             continue;
         }
-        out.events.push(msg(s.at + 60 * SECOND, EventKind::MessageDelivered));
+        out.events
+            .push(msg(s.at + 60 * SECOND, EventKind::MessageDelivered));
         if let Some(t) = s.opened_at {
             out.events.push(msg(t, EventKind::MessageOpened));
         }
@@ -614,8 +669,14 @@ fn simulate_cart(
         *out.injected.entry("reentry_noise").or_default() += 1;
         let first = ctx.config.arms[out.arm].steps.first();
         if let (Some(step), false) = (first, out.arm == ctx.holdout) {
-            if d.bug_reentry < p.reentry_send_rate {
-                out.events.push(bug_send(ev(at + ctx.abandon, EventKind::MessageSent), step, &arm_name));
+            if d.bug_reentry < p.reentry_send_rate
+                && (!o.converted || at + ctx.abandon < o.order_at)
+            {
+                out.events.push(bug_send(
+                    ev(at + ctx.abandon, EventKind::MessageSent),
+                    step,
+                    &arm_name,
+                ));
                 *out.injected.entry("reentry_sends").or_default() += 1;
             }
         }
@@ -647,8 +708,14 @@ fn inject_bugs(
     let arm = &ctx.config.arms[out.arm];
     if out.arm == ctx.holdout {
         if let Some(first) = o.sends.first() {
-            if d.bug_leak < p.holdout_leak_rate {
-                out.events.push(bug_send(ev(first.at + 120 * SECOND, EventKind::MessageSent), first.step, arm_name));
+            if d.bug_leak < p.holdout_leak_rate
+                && (!o.converted || first.at + 120 * SECOND < o.order_at)
+            {
+                out.events.push(bug_send(
+                    ev(first.at + 120 * SECOND, EventKind::MessageSent),
+                    first.step,
+                    arm_name,
+                ));
                 *out.injected.entry("sends_to_holdout").or_default() += 1;
             }
         }
@@ -657,18 +724,42 @@ fn inject_bugs(
     if o.converted && d.bug_after < p.send_after_purchase_rate {
         let next = arm.steps.get(o.sends.len()).or(arm.steps.last());
         if let Some(step) = next {
-            out.events.push(bug_send(ev(o.order_at + 1800 * SECOND, EventKind::MessageSent), step, arm_name));
+            out.events.push(bug_send(
+                ev(o.order_at + 1800 * SECOND, EventKind::MessageSent),
+                step,
+                arm_name,
+            ));
             *out.injected.entry("sends_after_purchase").or_default() += 1;
         }
     }
+    // A burst of copies of the first message, enough to break any frequency cap.
+    let copies = ctx
+        .config
+        .flow
+        .frequency_cap
+        .as_ref()
+        .map_or(1, |c| c.max_messages as i64);
     if let Some(first) = o.sends.first() {
-        if d.bug_dup < p.duplicate_send_rate && first.at + 600 * SECOND < o.order_at {
-            out.events.push(bug_send(ev(first.at + 600 * SECOND, EventKind::MessageSent), first.step, arm_name));
+        if d.bug_dup < p.duplicate_send_rate && first.at + copies * 600 * SECOND < o.order_at {
+            for k in 1..=copies {
+                out.events.push(bug_send(
+                    ev(first.at + k * 600 * SECOND, EventKind::MessageSent),
+                    first.step,
+                    arm_name,
+                ));
+            }
             *out.injected.entry("duplicate_sends").or_default() += 1;
         }
     }
-    if o.sends.len() >= 3 && d.bug_order < p.out_of_order_rate && o.sends[2].at + 3600 * SECOND < o.order_at {
-        out.events.push(bug_send(ev(o.sends[2].at + 3600 * SECOND, EventKind::MessageSent), o.sends[1].step, arm_name));
+    if o.sends.len() >= 3
+        && d.bug_order < p.out_of_order_rate
+        && o.sends[2].at + 3600 * SECOND < o.order_at
+    {
+        out.events.push(bug_send(
+            ev(o.sends[2].at + 3600 * SECOND, EventKind::MessageSent),
+            o.sends[1].step,
+            arm_name,
+        ));
         *out.injected.entry("out_of_order_sends").or_default() += 1;
     }
 }

@@ -179,7 +179,10 @@ impl SimParams {
             ("bounce_rate", self.bounce_rate),
             ("price_sensitive_share", self.price_sensitive_share),
             ("incentive_lift_sensitive", self.incentive_lift_sensitive),
-            ("incentive_lift_insensitive", self.incentive_lift_insensitive),
+            (
+                "incentive_lift_insensitive",
+                self.incentive_lift_insensitive,
+            ),
             ("redemption_insensitive", self.redemption_insensitive),
             ("unsubscribe_rate", self.unsubscribe_rate),
             ("complaint_rate", self.complaint_rate),
@@ -207,7 +210,11 @@ impl SimParams {
             }
         }
         let mix = self.status_mix;
-        if mix.new < 0.0 || mix.returning < 0.0 || mix.loyalty < 0.0 || (mix.new + mix.returning + mix.loyalty - 1.0).abs() > 1e-6 {
+        if mix.new < 0.0
+            || mix.returning < 0.0
+            || mix.loyalty < 0.0
+            || (mix.new + mix.returning + mix.loyalty - 1.0).abs() > 1e-6
+        {
             bail!("field `simulation.status_mix`: expected non-negative shares summing to 1");
         }
         if !(self.cart_value_median > 0.0) || !(self.cart_value_sigma >= 0.0) {
@@ -219,8 +226,12 @@ impl SimParams {
         if self.open_rate <= 0.0 {
             bail!("field `simulation.open_rate`: expected a positive rate (messages act through opens)");
         }
-        crate::events::fields::parse_timestamp(&self.start, "simulation.start", crate::events::fields::EpochUnit::None)
-            .map_err(|r| anyhow::anyhow!("field `simulation.start`: {}", r.detail))?;
+        crate::events::fields::parse_timestamp(
+            &self.start,
+            "simulation.start",
+            crate::events::fields::EpochUnit::None,
+        )
+        .map_err(|r| anyhow::anyhow!("field `simulation.start`: {}", r.detail))?;
         Ok(())
     }
 }

@@ -1,0 +1,283 @@
+//! Bad input never vanishes: a corrupted copy of a log gives the same
+//! accepted events as the clean rows alone, and every bad row lands in the
+//! quarantine with its reason and line.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn summary_counts(stdout: &[u8]) -> (u64, u64, u64) {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("read "))
+        .expect("summary line");
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (nums[0], nums[1], nums[2])
+}
+
+fn quarantine_rows(p: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(p).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Replaces field `i` of a CSV line with no quoting.
+fn with_field(line: &str, i: usize, value: &str) -> String {
+    let mut f: Vec<&str> = line.split(',').collect();
+    f[i] = value;
+    f.join(",")
+}
+
+#[test]
+fn corrupted_log_gives_the_clean_result_and_quarantines_every_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.csv");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        "1500",
+        "--seed",
+        "3",
+        "--out",
+        s(&clean),
+    ]);
+    let text = std::fs::read_to_string(&clean).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines[0];
+    let cols: Vec<&str> = header.split(',').collect();
+    let at = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+    let order_line = lines
+        .iter()
+        .find(|l| l.contains(",order_completed,"))
+        .unwrap();
+
+    // (bad line, expected reason)
+    let bad: Vec<(String, &str)> = vec![
+        (
+            with_field(lines[10], at("ts"), "2026-13-45T99:00:00Z"),
+            "bad_timestamp",
+        ),
+        (
+            with_field(lines[11], at("ts"), "last tuesday"),
+            "bad_timestamp",
+        ),
+        (with_field(lines[12], at("ts"), ""), "missing_timestamp"),
+        (
+            with_field(lines[13], at("event"), "page_viewed"),
+            "unknown_event",
+        ),
+        (
+            with_field(order_line, at("value"), "-25.00"),
+            "negative_value",
+        ),
+        (
+            with_field(lines[14], at("customer_id"), ""),
+            "missing_customer_id",
+        ),
+        (
+            lines[15][..lines[15].len() / 2].to_string(),
+            "malformed_row",
+        ),
+        (format!("{},extra,fields", lines[16]), "malformed_row"),
+        (with_field(order_line, at("value"), "abc"), "bad_number"),
+        (with_field(lines[17], at("flow_step"), "two"), "bad_number"),
+        (with_field(lines[18], at("flow_step"), "0"), "bad_flow_step"),
+        (
+            with_field(
+                &with_field(order_line, at("order_id"), ""),
+                at("customer_id"),
+                "c9999999",
+            ),
+            "missing_order_id",
+        ),
+    ];
+    let mut corrupted = vec![header.to_string()];
+    let mut bad_lines: BTreeMap<u64, &str> = BTreeMap::new();
+    let stride = (lines.len() - 1) / (bad.len() + 1);
+    let mut next_bad = bad.iter();
+    for (i, l) in lines.iter().enumerate().skip(1) {
+        corrupted.push(l.to_string());
+        if i % stride == 0 {
+            if let Some((b, reason)) = next_bad.next() {
+                corrupted.push(b.clone());
+                bad_lines.insert(corrupted.len() as u64, reason);
+            }
+        }
+    }
+    assert_eq!(bad_lines.len(), bad.len());
+    let dirty = dir.path().join("dirty.csv");
+    std::fs::write(&dirty, corrupted.join("\n") + "\n").unwrap();
+
+    let (clean_out, dirty_out) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    let (clean_q, dirty_q) = (dir.path().join("qa.csv"), dir.path().join("qb.csv"));
+    let a = run(&[
+        "ingest",
+        s(&clean),
+        "--out",
+        s(&clean_out),
+        "--quarantine",
+        s(&clean_q),
+    ]);
+    let b = run(&[
+        "ingest",
+        s(&dirty),
+        "--out",
+        s(&dirty_out),
+        "--quarantine",
+        s(&dirty_q),
+    ]);
+    assert_eq!(
+        std::fs::read(&clean_out).unwrap(),
+        std::fs::read(&dirty_out).unwrap()
+    );
+
+    let (ra, aa, qa) = summary_counts(&a.stdout);
+    let (rb, ab, qb) = summary_counts(&b.stdout);
+    assert_eq!(ra, aa + qa);
+    assert_eq!(rb, ab + qb);
+    assert_eq!(rb, ra + bad.len() as u64);
+    assert_eq!(ab, aa);
+    assert_eq!(qb, qa + bad.len() as u64);
+
+    // The clean log's own duplicates (webhook retries) are quarantined in both.
+    let qa_rows = quarantine_rows(&clean_q);
+    assert!(qa_rows.iter().all(|r| r["reason"] == "duplicate_order"));
+    let extra: BTreeMap<u64, String> = quarantine_rows(&dirty_q)
+        .into_iter()
+        .filter(|r| r["reason"] != "duplicate_order")
+        .map(|r| (r["line"].parse().unwrap(), r["reason"].clone()))
+        .collect();
+    let want: BTreeMap<u64, String> = bad_lines.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    assert_eq!(extra, want);
+}
+
+#[test]
+fn fatal_problems_stop_with_file_line_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_col = dir.path().join("nocustomer.csv");
+    std::fs::write(
+        &missing_col,
+        "ts,event\n2026-03-02T10:00:00Z,cart_updated\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "ingest",
+            s(&missing_col),
+            "--out",
+            s(&dir.path().join("o.parquet")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nocustomer.csv") && err.contains("customer_id") && err.contains("line 1"),
+        "{err}"
+    );
+
+    let out = bin()
+        .args([
+            "ingest",
+            "/nonexistent/events.csv",
+            "--out",
+            s(&dir.path().join("o.parquet")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/events.csv"));
+
+    let mixed = dir.path().join("mixed.csv");
+    std::fs::write(
+        &mixed,
+        "ts,event,customer_id,order_id,value,currency\n\
+         2026-03-02T10:00:00Z,order_completed,c1,o1,10,USD\n\
+         2026-03-02T11:00:00Z,order_completed,c2,o2,10,EUR\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "ingest",
+            s(&mixed),
+            "--out",
+            s(&dir.path().join("o.parquet")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mixed.csv:3") && err.contains("EUR") && err.contains("--rate"),
+        "{err}"
+    );
+
+    // With a rate, the same file converts.
+    let o = dir.path().join("o.csv");
+    run(&[
+        "ingest",
+        s(&mixed),
+        "--out",
+        s(&o),
+        "--currency",
+        "USD",
+        "--rate",
+        "EUR=1.10",
+    ]);
+    let text = std::fs::read_to_string(&o).unwrap();
+    assert!(text.contains(",11,") && !text.contains("EUR"), "{text}");
+}
+
+#[test]
+fn nasty_inputs_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("tests/data/nasty")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = bin()
+            .args([
+                "ingest",
+                s(&path),
+                "--out",
+                s(&dir.path().join("o.parquet")),
+                "--quarantine",
+                s(&dir.path().join("q.csv")),
+            ])
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        assert!(
+            code == Some(0) || code == Some(1),
+            "{}: exit {code:?}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if code == Some(0) {
+            let (r, a, q) = summary_counts(&out.stdout);
+            assert_eq!(r, a + q, "{}", path.display());
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.starts_with("error: ") && !err.contains("panicked"),
+                "{}: {err}",
+                path.display()
+            );
+        }
+    }
+}
