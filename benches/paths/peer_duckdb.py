@@ -13,15 +13,12 @@ The rules are cartlift's (src/flow/reconstruct.rs); how each is expressed
 in SQL is noted where it is done. Every event of a customer is ordered by
 (ts, event code, file row), the tie-break cartlift walks them in.
 
-Approximation (exact for the sample flow): cartlift lands each order on an
-*open* entry (entered before it, window not over, not yet converted),
-preferring the entry of the order's cart, else the latest. That is a
-sequential matching. Here an order goes to the entry whose window holds it
-(the cart's entry, else the latest) and an entry keeps its first order,
-without the "not yet converted" fall-back to an older entry. When the
-reentry cooldown is at least the attribution window, as in the sample flow,
-windows of one customer never overlap, an order has at most one candidate
-entry and the two rules agree exactly; otherwise the script warns.
+Order matching: cartlift lands each order on an *open* entry (entered
+before it, window not over, not yet converted), preferring the entry of
+the order's cart, else the latest. When the reentry cooldown is at least
+the attribution window (the sample flow: 14d vs 7d) a customer's windows
+never overlap and plain joins give exactly that; otherwise the sequential
+"not yet converted" rule is followed with a recursive CTE.
 """
 
 from __future__ import annotations
@@ -162,30 +159,80 @@ def reconstruct(con: duckdb.DuckDBPyConnection, events: str, params: flow_params
     )
 
     # Outcomes. Order ids count once per customer (the first occurrence in
-    # walk order; all null ids count as one id, as cartlift's set does). An
-    # order lands on the entry whose window (entered, entered + window] holds
-    # it, the one of its cart first, else the latest (see the module note);
-    # an entry keeps its first order. Refunds and cancellations of that order
-    # id count when they come at or after the order (they sort after it on
-    # equal timestamps) and at most `window` after entry.
+    # walk order; all null ids count as one id, as cartlift's set does).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE orders AS
+        SELECT customer_id, t, rn, order_id, cart_id,
+               coalesce(value, 0) AS value, coalesce(discount, 0) AS discount
+        FROM ev WHERE k = 2
+        QUALIFY row_number() OVER (PARTITION BY customer_id, order_id ORDER BY t, rn) = 1
+        """
+    )
+    # An order may land on an entry whose window (entered, entered + window]
+    # holds it; `pref` ranks those entries as cartlift does: the order's cart
+    # first, then the latest.
+    pairs = f"""
+        SELECT o.customer_id, o.t, o.rn, e.ordinal,
+               CASE WHEN o.cart_id = e.cart_id THEN {2**32} ELSE 0 END + e.ordinal AS pref
+        FROM orders o JOIN entries e
+          ON o.customer_id = e.customer_id AND o.t > e.entered AND o.t <= e.entered + {win}
+    """
+    if params.cooldown >= params.window:
+        # A customer's windows are disjoint (entries are >= cooldown apart):
+        # an order has at most one entry to land on, and the entry keeps the
+        # first order that lands on it.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE landed AS
+            WITH hits AS (
+                {pairs}
+                QUALIFY row_number() OVER (PARTITION BY o.rn ORDER BY pref DESC) = 1
+            )
+            SELECT customer_id, ordinal, rn FROM hits
+            QUALIFY row_number() OVER (PARTITION BY customer_id, ordinal ORDER BY t, rn) = 1
+            """
+        )
+    else:
+        # Windows overlap: cartlift's matching is sequential (an order skips
+        # entries already converted), so walk each customer's orders in
+        # order with a recursive CTE carrying the converted entries as a
+        # list; one round per order (a null candidate keeps orders that find
+        # every entry taken in the walk).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE pairs AS
+            SELECT customer_id, dense_rank() OVER (PARTITION BY customer_id ORDER BY t, rn) AS oi,
+                   rn, ordinal, pref
+            FROM ({pairs});
+            INSERT INTO pairs SELECT DISTINCT customer_id, oi, rn, NULL, -1 FROM pairs;
+            CREATE OR REPLACE TEMP TABLE landed AS
+            WITH RECURSIVE walk(customer_id, oi, taken, rn, ordinal) AS (
+                SELECT DISTINCT customer_id, 0::BIGINT, []::BIGINT[], NULL::BIGINT, NULL::BIGINT FROM pairs
+                UNION ALL
+                SELECT w.customer_id, p.oi,
+                       CASE WHEN p.ordinal IS NULL THEN w.taken ELSE list_append(w.taken, p.ordinal) END,
+                       p.rn, p.ordinal
+                FROM walk w JOIN pairs p
+                  ON p.customer_id = w.customer_id AND p.oi = w.oi + 1
+                 AND (p.ordinal IS NULL OR NOT list_contains(w.taken, p.ordinal))
+                QUALIFY row_number() OVER (PARTITION BY w.customer_id ORDER BY p.pref DESC) = 1
+            )
+            SELECT customer_id, ordinal, rn FROM walk WHERE ordinal IS NOT NULL
+            """
+        )
+
+    # Refunds and cancellations of the landed order's id count when they come
+    # at or after the order (they sort after it on equal timestamps) and at
+    # most `window` after entry.
     con.execute(
         f"""
         COPY (
-            WITH orders AS (
-                SELECT customer_id, t, rn, order_id, cart_id,
-                       coalesce(value, 0) AS value, coalesce(discount, 0) AS discount
-                FROM ev WHERE k = 2
-                QUALIFY row_number() OVER (PARTITION BY customer_id, order_id ORDER BY t, rn) = 1
-            ), hits AS (
-                SELECT e.customer_id, e.ordinal, e.entered, o.t, o.rn, o.order_id, o.value, o.discount
-                FROM orders o JOIN entries e
-                  ON o.customer_id = e.customer_id AND o.t > e.entered AND o.t <= e.entered + {win}
-                QUALIFY row_number() OVER (
-                    PARTITION BY o.customer_id, o.order_id
-                    ORDER BY coalesce(o.cart_id = e.cart_id, false) DESC, e.ordinal DESC) = 1
-            ), outcome AS (
-                SELECT * FROM hits
-                QUALIFY row_number() OVER (PARTITION BY customer_id, ordinal ORDER BY t, rn) = 1
+            WITH outcome AS (
+                SELECT l.customer_id, l.ordinal, e.entered, o.t, o.order_id, o.value, o.discount
+                FROM landed l
+                JOIN orders o ON o.rn = l.rn
+                JOIN entries e ON e.customer_id = l.customer_id AND e.ordinal = l.ordinal
             ), adjust AS (
                 SELECT o.customer_id, o.ordinal,
                        coalesce(sum(r.value) FILTER (WHERE r.k = 3), 0) AS refunded,
@@ -228,12 +275,6 @@ def main() -> int:
     args = ap.parse_args()
 
     params = flow_params.load(args.flow)
-    if params.cooldown < params.window:
-        print(
-            "warning: reentry_cooldown < attribution_window: windows can overlap and "
-            "order matching approximates cartlift's sequential rule (see module doc)",
-            file=sys.stderr,
-        )
     con = duckdb.connect()
     if args.threads:
         con.execute(f"SET threads = {int(args.threads)}")

@@ -17,10 +17,11 @@ Where this departs from a single lazy query:
   collected candidates (one round per entry ordinal, a handful).
 - Polars has no SHA-256 expression: the arm bucket is computed with hashlib
   over the unique customer ids that have entries (`map_batches`).
-- Order matching has the same approximation as the DuckDB peer, exact when
-  reentry_cooldown >= attribution_window (the sample flow): an order goes to
-  the entry whose window holds it (its cart's entry first, else the latest),
-  and an entry keeps its first order.
+- Order matching: when reentry_cooldown >= attribution_window (the sample
+  flow) a customer's windows never overlap and lazy joins match orders to
+  entries exactly; otherwise cartlift's sequential rule (an order skips
+  entries already converted) is followed in a Python loop of joins, one
+  round per order of a customer.
 """
 
 from __future__ import annotations
@@ -166,6 +167,30 @@ def arm_expr(p: flow_params.FlowParams) -> pl.Expr:
     return expr
 
 
+def land_sequentially(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Windows overlap: cartlift's matching is sequential (an order skips
+    entries already converted). Walks each customer's k-th order in round k,
+    all customers at once, keeping the converted entries in `taken`."""
+    order_index = (
+        pairs.select("customer_id", "t", "rn")
+        .unique()
+        .sort("customer_id", "t", "rn")
+        .with_columns(oi=pl.int_range(pl.len()).over("customer_id"))
+    )
+    rounds = pairs.join(order_index.drop("t"), on=["customer_id", "rn"]).partition_by("oi", as_dict=True)
+    taken = pl.DataFrame(schema={"customer_id": pl.String, "ordinal": pl.UInt32, "rn": pl.UInt32})
+    for key in sorted(rounds):
+        pick = (
+            rounds[key]
+            .join(taken, on=["customer_id", "ordinal"], how="anti")
+            .sort("pref", descending=True)
+            .unique(subset=["customer_id"], keep="first")
+            .select(taken.columns)
+        )
+        taken = pl.concat([taken, pick.cast(taken.schema)])
+    return taken
+
+
 def reconstruct(path: str, p: flow_params.FlowParams, engine: str) -> pl.DataFrame:
     c = pl.col
     ev = events(path)
@@ -183,19 +208,39 @@ def reconstruct(path: str, p: flow_params.FlowParams, engine: str) -> pl.DataFra
         .sort("customer_id", "t", "rn")
         .unique(subset=["customer_id", "order_id"], keep="first", maintain_order=True)
     )
-    hits = (
+    # An order may land on an entry whose window (entered, entered + window]
+    # holds it; `pref` ranks those entries as cartlift does: the order's
+    # cart first, then the latest.
+    pairs = (
         orders.join(
             ent.select("customer_id", "ordinal", "entered", c("cart_id").alias("e_cart")),
             on="customer_id",
         )
         .filter((c("t") > c("entered")) & (c("t") <= c("entered") + p.window))
-        .with_columns(cart_match=(c("cart_id") == c("e_cart")).fill_null(False))
-        .sort(["rn", "cart_match", "ordinal"], descending=[False, True, True])
-        .unique(subset=["rn"], keep="first", maintain_order=True)
+        .select(
+            "customer_id",
+            "t",
+            "rn",
+            "ordinal",
+            ((c("cart_id") == c("e_cart")).fill_null(False).cast(pl.Int64) * 2**32 + c("ordinal")).alias("pref"),
+        )
     )
+    if p.cooldown >= p.window:
+        # A customer's windows are disjoint (entries are >= cooldown apart):
+        # an order has at most one entry to land on, and the entry keeps the
+        # first order that lands on it.
+        landed = (
+            pairs.sort(["rn", "pref"], descending=[False, True])
+            .unique(subset=["rn"], keep="first", maintain_order=True)
+            .sort("customer_id", "ordinal", "t", "rn")
+            .unique(subset=["customer_id", "ordinal"], keep="first", maintain_order=True)
+            .select("customer_id", "ordinal", "rn")
+        )
+    else:
+        landed = land_sequentially(pairs.collect(engine=engine)).lazy()
     outcome = (
-        hits.sort("customer_id", "ordinal", "t", "rn")
-        .unique(subset=["customer_id", "ordinal"], keep="first", maintain_order=True)
+        landed.join(orders, on=["customer_id", "rn"])
+        .join(ent.select("customer_id", "ordinal", "entered"), on=["customer_id", "ordinal"])
         .select(
             "customer_id",
             "ordinal",
@@ -259,12 +304,6 @@ def main() -> int:
     args = ap.parse_args()
 
     params = flow_params.load(args.flow)
-    if params.cooldown < params.window:
-        print(
-            "warning: reentry_cooldown < attribution_window: windows can overlap and "
-            "order matching approximates cartlift's sequential rule (see module doc)",
-            file=sys.stderr,
-        )
     start = time.perf_counter()
     carts = reconstruct(args.events, params, args.engine)
     carts.write_parquet(args.out)

@@ -23,7 +23,22 @@ pub fn test_flow(name: &str) -> PathBuf {
 
 /// Runs the binary and fails the test with its output if it fails.
 pub fn run(args: &[&str]) -> Output {
-    let out = bin().args(args).output().expect("binary runs");
+    check(bin().args(args).output().expect("binary runs"), args)
+}
+
+/// Runs the binary in `dir` (so relative paths in outputs are the same across runs).
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    check(
+        bin()
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("binary runs"),
+        args,
+    )
+}
+
+fn check(out: Output, args: &[&str]) -> Output {
     assert!(
         out.status.success(),
         "cartlift {:?} failed\nstdout:\n{}\nstderr:\n{}",
