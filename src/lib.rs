@@ -6,11 +6,14 @@
 //! model with ground truth. See ARCHITECTURE.md.
 
 pub mod assign;
+pub mod attribution;
 pub mod config;
 pub mod duration;
 pub mod events;
 pub mod flow;
+pub mod lift;
 pub mod metrics;
+pub mod report;
 pub mod schema;
 pub mod simulate;
 pub mod stats;

@@ -33,6 +33,79 @@ enum Command {
     Simulate(SimulateArgs),
     /// Deterministic holdout assignment of customer ids.
     Assign(AssignArgs),
+    /// Incremental effect of each treatment against the holdout, with intervals.
+    Lift(LiftArgs),
+    /// The whole job on event files: ingest, paths, lift; every output in one folder.
+    Report(ReportArgs),
+    /// The whole job on the bundled sample.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    #[arg(required = true)]
+    events: Vec<PathBuf>,
+    #[arg(long)]
+    flow: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    #[arg(long, default_value = "cartlift-demo")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct LiftArgs {
+    /// Carts table from `paths` (.parquet), or events to reconstruct first.
+    #[arg(required_unless_present = "units")]
+    input: Option<PathBuf>,
+    /// Flow config (carts mode).
+    #[arg(long, required_unless_present = "units")]
+    flow: Option<PathBuf>,
+    /// Table mode: one row per randomized unit with outcome columns (.csv or .parquet).
+    #[arg(long, conflicts_with_all = ["input", "flow"], requires_all = ["arm_col", "control"])]
+    units: Option<PathBuf>,
+    /// Table mode: the column holding each unit's arm.
+    #[arg(long)]
+    arm_col: Option<String>,
+    /// Table mode: the control arm's name.
+    #[arg(long)]
+    control: Option<String>,
+    /// Table mode: outcome columns to analyze (repeatable).
+    #[arg(long = "metric")]
+    metrics: Vec<String>,
+    /// Table mode: pre-period covariate column for CUPED.
+    #[arg(long)]
+    covariate: Option<String>,
+    /// Segment columns (carts: cart_value_band, customer_status, ...).
+    #[arg(long, value_delimiter = ',')]
+    segment_by: Vec<String>,
+    /// Regression-adjust revenue metrics on pre-period spend.
+    #[arg(long)]
+    cuped: bool,
+    /// Always-valid sequential intervals, tuned to --planned-n units.
+    #[arg(long, requires = "planned_n")]
+    sequential: bool,
+    #[arg(long)]
+    planned_n: Option<f64>,
+    /// Standard deviation of a N(0, sd²) prior on the relative lift (flat prior when absent).
+    #[arg(long)]
+    prior_sd: Option<f64>,
+    /// Winsorize per-unit values: p99.9, p0.1:p99.9 or LOW:HIGH.
+    #[arg(long, value_parser = parse_cap)]
+    cap: Option<cartlift::lift::Cap>,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Results as JSON (keys documented in the README).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn parse_cap(s: &str) -> Result<cartlift::lift::Cap, String> {
+    cartlift::lift::Cap::parse(s)
 }
 
 #[derive(clap::Args)]
@@ -153,6 +226,9 @@ fn main() -> ExitCode {
         Command::Paths(a) => run_paths(a),
         Command::Simulate(a) => run_simulate(a),
         Command::Assign(a) => run_assign(a),
+        Command::Lift(a) => run_lift(a),
+        Command::Report(a) => run_report(a),
+        Command::Demo(a) => run_demo(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,6 +314,67 @@ fn run_assign(a: AssignArgs) -> Result<()> {
         w.write_record([id.as_str(), &bucket.to_string(), assigner.arm_name(arm)])?;
     }
     w.flush()?;
+    Ok(())
+}
+
+fn run_lift(a: LiftArgs) -> Result<()> {
+    use cartlift::lift;
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        bail!("--alpha: expected a level between 0 and 1, got {}", a.alpha);
+    }
+    if let Some(sd) = a.prior_sd {
+        if !(sd > 0.0 && sd.is_finite()) {
+            bail!("--prior-sd: expected a positive standard deviation, got {sd}");
+        }
+    }
+    let opts = lift::LiftOptions {
+        alpha: a.alpha,
+        prior_sd: a.prior_sd,
+        cuped: a.cuped || a.covariate.is_some(),
+        sequential_planned: if a.sequential { a.planned_n } else { None },
+        cap: a.cap,
+    };
+    let report = if let Some(table) = &a.units {
+        let control = a.control.clone().unwrap_or_default();
+        let arm_col = a.arm_col.clone().unwrap_or_default();
+        if a.metrics.is_empty() {
+            bail!("--metric: expected at least one outcome column in table mode");
+        }
+        lift::run_table(
+            table,
+            &arm_col,
+            &control,
+            &a.metrics,
+            &a.segment_by,
+            a.covariate.as_deref(),
+            &opts,
+        )?
+    } else {
+        let flow_path = a.flow.as_ref().expect("clap requires --flow");
+        let config = FlowConfig::load(flow_path)?;
+        let input = a.input.as_ref().expect("clap requires the input");
+        let carts = lift::load_carts(input, &config)?;
+        lift::analyze_carts(&carts, &config, &a.segment_by, &opts)?
+    };
+    print!("{}", lift::table::render(&report));
+    if let Some(p) = &a.json {
+        write_json(p, &report)?;
+    }
+    Ok(())
+}
+
+fn run_report(a: ReportArgs) -> Result<()> {
+    let config = FlowConfig::load(&a.flow)?;
+    let summary = cartlift::report::run(&a.events, &config, &a.out)?;
+    print!("{}", cartlift::report::render_headline(&summary));
+    println!("\nresults: {}", a.out.join("summary.json").display());
+    Ok(())
+}
+
+fn run_demo(a: DemoArgs) -> Result<()> {
+    let summary = cartlift::report::demo(&a.out)?;
+    print!("{}", cartlift::report::render_headline(&summary));
+    println!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
 }
 

@@ -45,8 +45,9 @@ def kind_case(column: str) -> str:
 
 
 def arm_case(params: flow_params.FlowParams, bucket: str) -> str:
-    whens = " ".join(f"WHEN {bucket} < {a.upper} THEN '{a.name}'" for a in params.arms[:-1])
-    return f"CASE {whens} ELSE '{params.arms[-1].name}' END" if whens else f"'{params.arms[-1].name}'"
+    last = sql_str(params.arms[-1].name)
+    whens = " ".join(f"WHEN {bucket} < {a.upper} THEN {sql_str(a.name)}" for a in params.arms[:-1])
+    return f"CASE {whens} ELSE {last} END" if whens else last
 
 
 def reconstruct(con: duckdb.DuckDBPyConnection, events: str, params: flow_params.FlowParams, out: str) -> None:

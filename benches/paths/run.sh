@@ -120,13 +120,15 @@ done
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 MEM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 VERSIONS=$("$PY" -c 'import duckdb, polars; print(f"duckdb {duckdb.__version__}, polars {polars.__version__}")')
-ROWS=$("$PY" -c 'import sys, polars as pl; print(pl.scan_parquet(sys.argv[1]).select(pl.len()).collect().item())' "$EVENTS")
+count_rows() { "$PY" -c 'import sys, polars as pl; print(pl.scan_parquet(sys.argv[1]).select(pl.len()).collect().item())' "$1"; }
+ROWS=$(count_rows "$EVENTS")
+ENTRIES=$(count_rows "$DATA/carts.parquet")
 TABLE=$DATA/paths_results.md
 {
     echo
     echo "### cartlift paths vs peers, $(date -u +%Y-%m-%d)"
     echo
-    echo "Machine: ${CPU:-unknown CPU}, $(nproc) cores, ${MEM_GB} GB RAM. Input: $EVENTS ($ROWS events, $CARTS simulated carts, seed $SEED), flow $FLOW. $("$CARTLIFT" --version 2>/dev/null || echo cartlift); $VERSIONS. Median of $RUNS runs; peak RSS is the largest of the runs."
+    echo "Machine: ${CPU:-unknown CPU}, $(nproc) cores, ${MEM_GB} GB RAM. Input: $EVENTS ($ROWS events, $ENTRIES flow entries), flow $FLOW. $("$CARTLIFT" --version 2>/dev/null || echo cartlift); $VERSIONS. Median of $RUNS runs; peak RSS is the largest of the runs."
     echo
     echo "| tool | wall s | peak RSS MB | wall vs cartlift | RSS vs cartlift |"
     echo "|---|---:|---:|---:|---:|"
