@@ -82,36 +82,6 @@ impl Assigner {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Published in the README; a reimplementation must reproduce them.
-    /// Cross-checked with Python: `int(hashlib.sha256((salt+cid).encode()).hexdigest()[:8], 16) % 10000`.
-    pub(crate) const VECTORS: [(&str, &str, u32); 4] = [
-        ("cartlift-sample-v1", "c000001", 9287),
-        ("cartlift-sample-v1", "c000002", 3113),
-        ("cartlift-sample-v1", "alice@example.com", 5379),
-        ("", "", 2610),
-    ];
-
-    #[test]
-    fn test_vectors_hold() {
-        for (salt, id, want) in VECTORS {
-            assert_eq!(bucket(salt, id), want, "salt={salt:?} id={id:?}");
-        }
-    }
-
-    #[test]
-    fn ranges_are_contiguous_by_weight() {
-        let c = FlowConfig::parse(crate::config::tests::SAMPLE).unwrap();
-        let a = Assigner::new(&c);
-        assert_eq!(a.ranges(), vec![(0, 1000), (1000, 10_000)]);
-        assert_eq!(a.arm_of_bucket(999), 0);
-        assert_eq!(a.arm_of_bucket(1000), 1);
-    }
-}
-
 /// Customer ids from a CSV or Parquet file with a `customer_id` column.
 pub fn read_customer_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
     use anyhow::Context;
@@ -143,4 +113,34 @@ pub fn read_customer_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> 
     })?;
     let col = col.cast(&DataType::String)?;
     Ok(col.str()?.iter().flatten().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Published in the README; a reimplementation must reproduce them.
+    /// Cross-checked with Python: `int(hashlib.sha256((salt+cid).encode()).hexdigest()[:8], 16) % 10000`.
+    pub(crate) const VECTORS: [(&str, &str, u32); 4] = [
+        ("cartlift-sample-v1", "c000001", 9287),
+        ("cartlift-sample-v1", "c000002", 3113),
+        ("cartlift-sample-v1", "alice@example.com", 5379),
+        ("", "", 2610),
+    ];
+
+    #[test]
+    fn test_vectors_hold() {
+        for (salt, id, want) in VECTORS {
+            assert_eq!(bucket(salt, id), want, "salt={salt:?} id={id:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_are_contiguous_by_weight() {
+        let c = FlowConfig::parse(crate::config::tests::SAMPLE).unwrap();
+        let a = Assigner::new(&c);
+        assert_eq!(a.ranges(), vec![(0, 1000), (1000, 10_000)]);
+        assert_eq!(a.arm_of_bucket(999), 0);
+        assert_eq!(a.arm_of_bucket(1000), 1);
+    }
 }

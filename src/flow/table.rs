@@ -219,9 +219,9 @@ impl EventTable {
         let get_f = |ca: &Option<Float64Chunked>, i: usize| {
             ca.as_ref().and_then(|c| c.get(i)).unwrap_or(f64::NAN)
         };
-        for i in 0..n {
+        for (i, &t) in ts.iter().enumerate().take(n) {
             let kind = event.get(i).and_then(EventKind::parse);
-            let (Some(kind), Some(cust), Some(t)) = (kind, customer.get(i), ts[i]) else {
+            let (Some(kind), Some(cust), Some(t)) = (kind, customer.get(i), t) else {
                 self.skipped_rows += 1;
                 continue;
             };

@@ -289,7 +289,7 @@ fn simulate_customer(
     } else {
         0
     };
-    let session_gap = (ctx.abandon / 2).min(600 * SECOND).max(SECOND);
+    let session_gap = (ctx.abandon / 2).clamp(SECOND, 600 * SECOND);
     for j in 0..prior {
         let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
         let cents = cents_of(value_dist.sample(&mut rng));
@@ -380,7 +380,7 @@ fn draw(rng: &mut ChaCha8Rng, ctx: &Ctx, p_natural: f64) -> Draws {
     }
 }
 
-fn applicable<'a>(step: &'a Step, value: f64, status: Status) -> Option<&'a Incentive> {
+fn applicable(step: &Step, value: f64, status: Status) -> Option<&Incentive> {
     step.incentive
         .as_ref()
         .filter(|i| i.applies_to(value, status.as_str()))

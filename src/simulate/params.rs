@@ -217,7 +217,11 @@ impl SimParams {
         {
             bail!("field `simulation.status_mix`: expected non-negative shares summing to 1");
         }
-        if !(self.cart_value_median > 0.0) || !(self.cart_value_sigma >= 0.0) {
+        if self.cart_value_median.is_nan()
+            || self.cart_value_median <= 0.0
+            || self.cart_value_sigma.is_nan()
+            || self.cart_value_sigma < 0.0
+        {
             bail!("field `simulation.cart_value_median`/`cart_value_sigma`: expected a positive median and a non-negative sigma");
         }
         if self.days == 0 {
