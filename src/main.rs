@@ -35,10 +35,58 @@ enum Command {
     Assign(AssignArgs),
     /// Incremental effect of each treatment against the holdout, with intervals.
     Lift(LiftArgs),
+    /// Credit per step under every attribution model, beside the holdout's truth.
+    Attribute(AttributeArgs),
     /// The whole job on event files: ingest, paths, lift; every output in one folder.
     Report(ReportArgs),
     /// The whole job on the bundled sample.
     Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct AttributeArgs {
+    /// Events (any supported shape) to reconstruct and attribute.
+    #[arg(required_unless_present = "paths")]
+    events: Option<PathBuf>,
+    #[arg(long, required_unless_present = "paths")]
+    flow: Option<PathBuf>,
+    /// Models to run (default: every heuristic, Markov order 1, both Shapley forms).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Name touches by flow step or by channel.
+    #[arg(long, value_enum, default_value = "step")]
+    by: cartlift::attribution::journeys::By,
+    /// The interaction that makes a message a touch.
+    #[arg(long, value_enum, default_value = "send")]
+    interaction: cartlift::attribution::journeys::Interaction,
+    /// Only touches this long before the order count (e.g. 5d).
+    #[arg(long, value_parser = parse_span)]
+    lookback: Option<cartlift::duration::Span>,
+    /// What an email platform's dashboard shows: opens or clicks within 5 days.
+    #[arg(long, conflicts_with_all = ["interaction", "lookback"])]
+    platform_default: bool,
+    /// Path-table mode: a CSV of aggregated paths (path, conversions, value, nulls).
+    #[arg(long, conflicts_with_all = ["events", "flow"])]
+    paths: Option<PathBuf>,
+    #[arg(long, default_value = "path")]
+    path_col: String,
+    #[arg(long, default_value = "total_conversions")]
+    conv_col: String,
+    #[arg(long)]
+    value_col: Option<String>,
+    #[arg(long)]
+    null_col: Option<String>,
+    #[arg(long, default_value = ">")]
+    sep: String,
+    /// Field delimiter of the path table (sniffed when absent).
+    #[arg(long)]
+    delimiter: Option<char>,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn parse_span(s: &str) -> Result<cartlift::duration::Span, String> {
+    cartlift::duration::Span::parse(s)
 }
 
 #[derive(clap::Args)]
@@ -227,6 +275,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => run_simulate(a),
         Command::Assign(a) => run_assign(a),
         Command::Lift(a) => run_lift(a),
+        Command::Attribute(a) => run_attribute(a),
         Command::Report(a) => run_report(a),
         Command::Demo(a) => run_demo(a),
     };
@@ -361,6 +410,108 @@ fn run_lift(a: LiftArgs) -> Result<()> {
         write_json(p, &report)?;
     }
     Ok(())
+}
+
+fn run_attribute(a: AttributeArgs) -> Result<()> {
+    use cartlift::attribution::{self as attr, holdout, journeys};
+    let models: Vec<Box<dyn attr::AttributionModel>> = if a.models.is_empty() {
+        attr::standard_models()
+    } else {
+        a.models
+            .iter()
+            .map(|m| {
+                holdout::model_by_name(m.trim()).ok_or_else(|| {
+                    anyhow::anyhow!("--models: unknown model `{m}`; expected first_touch, last_touch, linear, position_based, time_decay, markov_order_1..4, shapley or shapley_ordered")
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    if let Some(table) = &a.paths {
+        let delimiter = match a.delimiter {
+            Some(c) if c.is_ascii() => Some(c as u8),
+            Some(c) => bail!("--delimiter {c:?}: expected a single ASCII character"),
+            None => None,
+        };
+        let opts = attr::PathTableOptions {
+            path_col: a.path_col.clone(),
+            conv_col: a.conv_col.clone(),
+            value_col: a.value_col.clone(),
+            null_col: a.null_col.clone(),
+            sep: a.sep.clone(),
+            delimiter,
+        };
+        let paths = attr::read_path_table(table, &opts)?;
+        let credits = attr::attribute_all(&models, &paths);
+        let json = attr::credit_to_json(&credits, &paths.channels);
+        print!("{}", render_credit(&json));
+        if let Some(p) = &a.json {
+            write_json(p, &json)?;
+        }
+        return Ok(());
+    }
+    let config = FlowConfig::load(a.flow.as_ref().expect("clap requires --flow"))?;
+    let events = a.events.clone().expect("clap requires events");
+    let table = flow::load_events(&[events], &Default::default())?;
+    let tables = flow::reconstruct(&table, &config)?;
+    let rule = if a.platform_default {
+        journeys::JourneyRule {
+            by: a.by,
+            ..journeys::JourneyRule::platform_default()
+        }
+    } else {
+        journeys::JourneyRule {
+            interaction: a.interaction,
+            lookback: a.lookback,
+            by: a.by,
+        }
+    };
+    let reports = holdout::attribute_flow(&tables.carts, &tables.touches, &config, &rule, &models)?;
+    for r in &reports {
+        println!("{} ({} journeys)", r.arm, r.journeys);
+        print!("{}", render_credit(&r.credit));
+        if let Some(inc) = &r.incremental_revenue {
+            println!(
+                "holdout-measured incremental revenue: {:.2}  95% CI [{:.2}, {:.2}]",
+                inc.estimate, inc.ci.lower, inc.ci.upper
+            );
+            for m in &r.side_by_side {
+                println!(
+                    "  {:<18} credits {:>12.2}  over-attribution {}",
+                    m.model,
+                    m.credited_revenue,
+                    m.over_attribution_ratio
+                        .map_or("n/a".into(), |x| format!("{x:.2}×"))
+                );
+            }
+        }
+    }
+    if let Some(p) = &a.json {
+        write_json(p, &reports)?;
+    }
+    Ok(())
+}
+
+/// Value credited per channel, one row per model.
+fn render_credit(json: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let channels: Vec<&str> = json["channels"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+        .unwrap_or_default();
+    let _ = write!(s, "{:<18}", "model");
+    for c in &channels {
+        let _ = write!(s, " {c:>14}");
+    }
+    s.push('\n');
+    for m in json["models"].as_array().into_iter().flatten() {
+        let _ = write!(s, "{:<18}", m["model"].as_str().unwrap_or(""));
+        for ch in m["channels"].as_array().into_iter().flatten() {
+            let _ = write!(s, " {:>14.2}", ch["value"].as_f64().unwrap_or(0.0));
+        }
+        s.push('\n');
+    }
+    s
 }
 
 fn run_report(a: ReportArgs) -> Result<()> {

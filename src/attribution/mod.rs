@@ -14,6 +14,8 @@
 //!   channel) gets a defined answer plus a note saying what happened.
 
 mod first;
+pub mod holdout;
+pub mod journeys;
 mod last;
 mod linear;
 mod markov;

@@ -47,6 +47,10 @@ pub struct Truth {
     pub arms: BTreeMap<String, ArmTruth>,
     /// Each treatment's true effect against the holdout (potential outcomes).
     pub effects: BTreeMap<String, Effect>,
+    /// Per treatment, each step's true incremental revenue per entry: the
+    /// potential outcome with steps 1..k minus that with steps 1..k−1, so
+    /// the steps add up to the arm's whole effect.
+    pub steps: BTreeMap<String, Vec<StepTruth>>,
     /// Counts of deliberately messy rows and sending-system bugs.
     pub injected: BTreeMap<&'static str, u64>,
 }
@@ -66,6 +70,12 @@ pub struct ArmTruth {
     pub po_net_contribution_per_entry: f64,
     pub po_conversions_per_customer: f64,
     pub po_revenue_per_customer: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StepTruth {
+    pub step: u32,
+    pub incremental_revenue_per_entry: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -243,6 +253,8 @@ struct EntrySim {
     entered_at: i64,
     /// Per arm: (converted, net cents, discount cents, contribution).
     po: Vec<(bool, i64, i64, f64)>,
+    /// Per arm: net cents with only its first k steps, k = 0..=steps.
+    po_steps: Vec<Vec<i64>>,
 }
 
 fn simulate_customer(
@@ -387,9 +399,11 @@ fn applicable(step: &Step, value: f64, status: Status) -> Option<&Incentive> {
 }
 
 /// The entry's outcome if its customer were in `arm`.
+#[allow(clippy::too_many_arguments)]
 fn outcome<'a>(
     ctx: &'a Ctx,
     arm_index: usize,
+    step_limit: usize,
     status: Status,
     sensitive: bool,
     cart: &Cart,
@@ -403,6 +417,7 @@ fn outcome<'a>(
     } else {
         &arm.steps
     };
+    let steps = &steps[..step_limit.min(steps.len())];
     let entered = cart.t0 + ctx.abandon;
     let value = cart.value_cents as f64 / 100.0;
     let mut t = if d.natural {
@@ -540,7 +555,7 @@ fn simulate_cart(
     let mut po = Vec::with_capacity(ctx.config.arms.len());
     let mut assigned = None;
     for a in 0..ctx.config.arms.len() {
-        let o = outcome(ctx, a, status, sensitive, cart, d);
+        let o = outcome(ctx, a, usize::MAX, status, sensitive, cart, d);
         let contribution = net_contribution(
             &ctx.config.margin,
             o.net_cents as f64 / 100.0,
@@ -562,7 +577,22 @@ fn simulate_cart(
             assigned = Some(o);
         }
     }
+    let po_steps = ctx
+        .config
+        .arms
+        .iter()
+        .enumerate()
+        .map(|(a, arm)| {
+            if a == ctx.holdout {
+                return Vec::new();
+            }
+            (0..=arm.steps.len())
+                .map(|k| outcome(ctx, a, k, status, sensitive, cart, d).net_cents)
+                .collect()
+        })
+        .collect();
     out.entries.push(EntrySim {
+        po_steps,
         entered_at: entered,
         po,
     });
@@ -835,6 +865,32 @@ fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Re
         t.po_conversions_per_customer = per(po_conv[a] as f64, n_customers);
         t.po_revenue_per_customer = per(po_net[a] as f64 / 100.0, n_customers);
         truth.arms.insert(arm.name.clone(), t);
+    }
+    for (a, arm) in ctx.config.arms.iter().enumerate() {
+        if a == ctx.holdout {
+            continue;
+        }
+        let mut sums = vec![0i64; arm.steps.len() + 1];
+        for r in &results {
+            for e in r.entries.iter().filter(|e| e.entered_at <= data_end) {
+                for (k, v) in e.po_steps[a].iter().enumerate() {
+                    sums[k] += v;
+                }
+            }
+        }
+        let steps = arm
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, s)| StepTruth {
+                step: s.step,
+                incremental_revenue_per_entry: per(
+                    (sums[k + 1] - sums[k]) as f64 / 100.0,
+                    n_entries,
+                ),
+            })
+            .collect();
+        truth.steps.insert(arm.name.clone(), steps);
     }
     let control = truth.arms[&ctx.config.arms[ctx.holdout].name].clone();
     for arm in ctx.config.arms.iter().filter(|a| !a.holdout) {
