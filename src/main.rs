@@ -37,6 +37,8 @@ enum Command {
     Lift(LiftArgs),
     /// Credit per step under every attribution model, beside the holdout's truth.
     Attribute(AttributeArgs),
+    /// Power planning: the effect a run can detect, or the days a given effect needs.
+    Plan(PlanArgs),
     /// The whole job on event files: ingest, paths, lift; every output in one folder.
     Report(ReportArgs),
     /// The whole job on the bundled sample.
@@ -87,6 +89,40 @@ struct AttributeArgs {
 
 fn parse_span(s: &str) -> Result<cartlift::duration::Span, String> {
     cartlift::duration::Span::parse(s)
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// A carts table (or events) to take the baseline and daily traffic from.
+    input: Option<PathBuf>,
+    /// Flow config (for the holdout share and to read events).
+    #[arg(long)]
+    flow: Option<PathBuf>,
+    /// Typed baseline: mean per recipient (with --baseline-sd) ...
+    #[arg(long, conflicts_with = "input")]
+    baseline_mean: Option<f64>,
+    #[arg(long, requires = "baseline_mean")]
+    baseline_sd: Option<f64>,
+    /// ... or a conversion rate.
+    #[arg(long, conflicts_with_all = ["input", "baseline_mean"])]
+    baseline_rate: Option<f64>,
+    /// Share of recipients held out (default: the flow's holdout weight).
+    #[arg(long)]
+    holdout: Option<f64>,
+    /// Recipients entering per day (default: measured from the input).
+    #[arg(long)]
+    daily: Option<f64>,
+    /// Run length in days: report the minimum detectable effect.
+    #[arg(long, conflicts_with_all = ["effect", "relative_effect"])]
+    days: Option<f64>,
+    /// Absolute effect to detect: report the days needed.
+    #[arg(long)]
+    effect: Option<f64>,
+    /// Relative effect to detect (0.1 = +10%): report the days needed.
+    #[arg(long, conflicts_with = "effect")]
+    relative_effect: Option<f64>,
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -276,6 +312,7 @@ fn main() -> ExitCode {
         Command::Assign(a) => run_assign(a),
         Command::Lift(a) => run_lift(a),
         Command::Attribute(a) => run_attribute(a),
+        Command::Plan(a) => run_plan(a),
         Command::Report(a) => run_report(a),
         Command::Demo(a) => run_demo(a),
     };
@@ -512,6 +549,88 @@ fn render_credit(json: &serde_json::Value) -> String {
         s.push('\n');
     }
     s
+}
+
+fn run_plan(a: PlanArgs) -> Result<()> {
+    use cartlift::stats::power::{self, PowerDesign};
+    let config = a.flow.as_ref().map(|p| FlowConfig::load(p)).transpose()?;
+    let holdout = a
+        .holdout
+        .or_else(|| config.as_ref().map(|c| c.holdout().weight))
+        .ok_or_else(|| {
+            anyhow::anyhow!("--holdout: expected the held-out share (or --flow to take it from)")
+        })?;
+    let mut designs: Vec<(String, PowerDesign)> = Vec::new();
+    if let Some(input) = &a.input {
+        let config = config.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "--flow: expected the flow config to read {}",
+                input.display()
+            )
+        })?;
+        let carts = cartlift::lift::load_carts(input, config)?;
+        let base = cartlift::lift::baseline(&carts, config)?;
+        let daily = a.daily.unwrap_or(base.daily_customers);
+        designs.push((
+            "revenue_per_recipient".into(),
+            PowerDesign::for_mean(base.revenue_mean, base.revenue_variance, holdout, daily),
+        ));
+        designs.push((
+            "conversion_rate".into(),
+            PowerDesign::for_proportion(base.conversion_rate, holdout, daily),
+        ));
+    } else {
+        let daily = a
+            .daily
+            .ok_or_else(|| anyhow::anyhow!("--daily: expected recipients entering per day"))?;
+        match (a.baseline_mean, a.baseline_sd, a.baseline_rate) {
+            (Some(m), Some(sd), _) => designs.push((
+                "metric".into(),
+                PowerDesign::for_mean(m, sd * sd, holdout, daily),
+            )),
+            (_, _, Some(p)) => designs.push((
+                "conversion_rate".into(),
+                PowerDesign::for_proportion(p, holdout, daily),
+            )),
+            _ => bail!(
+                "expected a carts table, --baseline-mean with --baseline-sd, or --baseline-rate"
+            ),
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (name, d) in &designs {
+        let value = if let Some(days) = a.days {
+            let r = power::minimum_detectable_effect(d, days)?;
+            println!(
+                "{name}: in {days} days ({:.0} recipients, {:.0} held out) the smallest detectable effect at 80% power is {:.4} ({})",
+                r.total_units,
+                r.holdout_units,
+                r.mde_absolute,
+                r.mde_relative.map_or("n/a".into(), |x| format!("{:+.1}%", x * 100.0))
+            );
+            serde_json::to_value(r)?
+        } else {
+            let r = match (a.effect, a.relative_effect) {
+                (Some(e), _) => power::days_for_effect(d, e)?,
+                (_, Some(rel)) => power::days_for_relative_effect(d, rel)?,
+                _ => bail!("expected --days, --effect or --relative-effect"),
+            };
+            println!(
+                "{name}: detecting {:.4} ({}) at 80% power needs {} days ({:.0} recipients)",
+                r.mde_absolute,
+                r.mde_relative
+                    .map_or("n/a".into(), |x| format!("{:+.1}%", x * 100.0)),
+                r.whole_days,
+                r.total_units
+            );
+            serde_json::to_value(r)?
+        };
+        out.insert(name.clone(), value);
+    }
+    if let Some(p) = &a.json {
+        write_json(p, &out)?;
+    }
+    Ok(())
 }
 
 fn run_report(a: ReportArgs) -> Result<()> {

@@ -298,3 +298,55 @@ fn assign_reproduces_the_published_vectors() {
     ]);
     assert!(String::from_utf8_lossy(&one.stdout).contains("c000002,3113,flow"));
 }
+
+#[test]
+fn plan_days_and_mde_are_inverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    run(&[
+        "plan",
+        "--baseline-rate",
+        "0.1",
+        "--holdout",
+        "0.1",
+        "--daily",
+        "500",
+        "--relative-effect",
+        "0.1",
+        "--json",
+        s(&a),
+    ]);
+    let days = read_json(&a)["conversion_rate"]["days"].as_f64().unwrap();
+    run(&[
+        "plan",
+        "--baseline-rate",
+        "0.1",
+        "--holdout",
+        "0.1",
+        "--daily",
+        "500",
+        "--days",
+        &days.to_string(),
+        "--json",
+        s(&b),
+    ]);
+    let mde = read_json(&b)["conversion_rate"]["mde_relative"]
+        .as_f64()
+        .unwrap();
+    assert!((mde - 0.1).abs() < 1e-6, "{days} days → {mde}");
+    let out = bin()
+        .args([
+            "plan",
+            "--baseline-rate",
+            "0.1",
+            "--daily",
+            "500",
+            "--days",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--holdout"));
+}

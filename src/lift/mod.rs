@@ -655,3 +655,60 @@ pub fn run_table(
     // An exported table does not say how it was split, so no SRM check here.
     analyze(&segments, &arms, control, None, opts)
 }
+
+/// The holdout's baseline, for power planning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    pub revenue_mean: f64,
+    pub revenue_variance: f64,
+    pub conversion_rate: f64,
+    pub daily_customers: f64,
+}
+
+/// Baseline revenue per recipient and conversion rate of the holdout, and
+/// customers entering per day over the table's span.
+pub fn baseline(
+    carts: &polars::prelude::DataFrame,
+    config: &crate::config::FlowConfig,
+) -> Result<Baseline> {
+    let (units, _) = units::customer_units(carts, config, None)?;
+    let control = &config.holdout().name;
+    let rows: Vec<usize> = (0..units.len())
+        .filter(|&i| &units.arm[i] == control)
+        .collect();
+    if rows.len() < 2 {
+        bail!("the holdout `{control}` has fewer than 2 customers; no baseline to plan from");
+    }
+    let held = units.subset(&rows);
+    let metric = |name: &str| {
+        held.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .expect("carts metrics")
+    };
+    let revenue = SampleMean::from_values(&metric("revenue_per_recipient").values);
+    let conv = metric("conversion_rate");
+    let conversions: f64 = conv.values.iter().sum();
+    let entries: f64 = conv.denominators.as_ref().map_or(0.0, |d| d.iter().sum());
+    let entered = carts
+        .column(crate::flow::carts::ENTERED_AT)?
+        .cast(&polars::prelude::DataType::Int64)?;
+    let entered = entered.i64()?;
+    let span_days = match (
+        entered.iter().flatten().min(),
+        entered.iter().flatten().max(),
+    ) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / 86_400e6,
+        _ => 1.0,
+    };
+    Ok(Baseline {
+        revenue_mean: revenue.mean()?,
+        revenue_variance: revenue.variance()?,
+        conversion_rate: if entries > 0.0 {
+            conversions / entries
+        } else {
+            0.0
+        },
+        daily_customers: units.len() as f64 / span_days.max(1.0),
+    })
+}
