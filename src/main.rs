@@ -346,7 +346,7 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
 fn run_paths(a: PathsArgs) -> Result<()> {
     let config = FlowConfig::load(&a.flow)?;
     let table = flow::load_events(&a.events, &a.read.options())?;
-    let mut tables = flow::reconstruct(&table, &config)?;
+    let mut tables = flow::reconstruct_tables(&table, &config, a.touches.is_some())?;
     flow::write_table(&mut tables.carts, &a.out)?;
     if let Some(p) = &a.touches {
         flow::write_table(&mut tables.touches, p)?;

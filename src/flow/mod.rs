@@ -82,6 +82,16 @@ pub struct FlowTables {
 
 /// Reconstructs every customer's entries, in parallel, in customer-id order.
 pub fn reconstruct(table: &EventTable, config: &FlowConfig) -> Result<FlowTables> {
+    reconstruct_tables(table, config, true)
+}
+
+/// As [`reconstruct`]; the touches frame is built only when `with_touches`
+/// (it is the larger table, and `paths` without `--touches` never needs it).
+pub fn reconstruct_tables(
+    table: &EventTable,
+    config: &FlowConfig,
+    with_touches: bool,
+) -> Result<FlowTables> {
     let data_end = table.ts.iter().copied().max().unwrap_or(0);
     let rules = Rules::new(config, data_end);
     let assigner = Assigner::new(config);
@@ -105,7 +115,11 @@ pub fn reconstruct(table: &EventTable, config: &FlowConfig) -> Result<FlowTables
         audit.touches += f.touches.len() as u64;
     }
     let carts = carts_frame(table, config, &assigner, &flows)?;
-    let touches = touches_frame(table, &assigner, &flows)?;
+    let touches = if with_touches {
+        touches_frame(table, &assigner, &flows)?
+    } else {
+        DataFrame::empty()
+    };
     Ok(FlowTables {
         carts,
         touches,
@@ -455,7 +469,7 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
         s,
         "{} entries, {} touches",
         tables.carts.height(),
-        tables.touches.height()
+        tables.audit.touches
     )?;
     for arm in &config.arms {
         let mut n = 0u64;
