@@ -45,6 +45,23 @@ impl EventColumns {
         self.currency.push(e.currency.clone());
     }
 
+    /// As [`push`](Self::push), moving the strings instead of copying them.
+    pub fn push_owned(&mut self, e: Event) {
+        self.ts.push(e.ts);
+        self.event.push(e.kind.as_str());
+        self.customer_id.push(e.customer_id);
+        self.cart_id.push(e.cart_id);
+        self.order_id.push(e.order_id);
+        self.value.push(e.value);
+        self.discount.push(e.discount);
+        self.coupon.push(e.coupon);
+        self.flow_step.push(e.flow_step);
+        self.channel.push(e.channel);
+        self.variant.push(e.variant);
+        self.customer_status.push(e.customer_status);
+        self.currency.push(e.currency);
+    }
+
     pub fn len(&self) -> usize {
         self.ts.len()
     }
@@ -73,6 +90,20 @@ impl EventColumns {
             Column::new(col::CURRENCY.into(), self.currency),
         ];
         Ok(DataFrame::new_infer_height(columns)?)
+    }
+}
+
+/// As [`write_events`], consuming the events so large logs are not held twice.
+pub fn write_events_owned(events: Vec<Event>, path: &Path) -> Result<()> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".parquet") || name.ends_with(".pq") {
+        let mut cols = EventColumns::default();
+        for e in events {
+            cols.push_owned(e);
+        }
+        write_parquet(&mut cols.into_frame()?, path)
+    } else {
+        write_events(&events, path)
     }
 }
 

@@ -15,33 +15,30 @@ use std::path::Path;
 pub const NONE: u32 = u32::MAX;
 
 /// Strings to dense ids, in first-seen order.
+///
+/// Keyed by a 128-bit hash of the string (two independent 64-bit hashes), so
+/// a lookup is one probe and no string comparison: with a few million
+/// distinct ids the chance of two colliding is below 1e-25.
 #[derive(Default, Debug)]
 pub struct Interner {
-    ids: FxHashMap<u64, u32>,
-    /// Second chance for the astronomically rare 64-bit hash collision.
-    collided: FxHashMap<String, u32>,
+    ids: FxHashMap<u128, u32>,
     names: Vec<String>,
+}
+
+fn hash128(s: &str) -> u128 {
+    let a = FxBuildHasher.hash_one(s);
+    let b = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15).hash_one(s);
+    ((a as u128) << 64) | b as u128
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> u32 {
-        let h = FxBuildHasher.hash_one(s);
-        match self.ids.get(&h) {
-            Some(&id) if self.names[id as usize] == s => id,
-            Some(_) => {
-                if let Some(&id) = self.collided.get(s) {
-                    return id;
-                }
-                let id = self.push(s);
-                self.collided.insert(s.to_string(), id);
-                id
-            }
-            None => {
-                let id = self.push(s);
-                self.ids.insert(h, id);
-                id
-            }
+        let next = self.names.len() as u32;
+        let id = *self.ids.entry(hash128(s)).or_insert(next);
+        if id == next {
+            self.names.push(s.to_string());
         }
+        id
     }
 
     pub fn intern_opt(&mut self, s: Option<&str>) -> u32 {
@@ -49,12 +46,6 @@ impl Interner {
             Some(s) if !s.is_empty() => self.intern(s),
             _ => NONE,
         }
-    }
-
-    fn push(&mut self, s: &str) -> u32 {
-        let id = self.names.len() as u32;
-        self.names.push(s.to_string());
-        id
     }
 
     pub fn name(&self, id: u32) -> Option<&str> {
@@ -67,6 +58,20 @@ impl Interner {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+}
+
+/// Interns a column's values for the kept rows.
+fn intern_column(interner: &mut Interner, column: Option<&StringChunked>, keep: &[bool], out: &mut Vec<u32>) {
+    match column {
+        Some(ca) => {
+            for (v, &k) in ca.iter().zip(keep) {
+                if k {
+                    out.push(interner.intern_opt(v));
+                }
+            }
+        }
+        None => out.extend(keep.iter().filter(|&&k| k).map(|_| NONE)),
     }
 }
 
@@ -167,6 +172,7 @@ impl EventTable {
             .map(|g| g.num_rows())
             .collect();
         let mut table = EventTable::default();
+        table.reserve(groups.iter().sum());
         let mut offset = 0usize;
         for rows in groups {
             let df = ParquetReader::new(open()?)
@@ -211,38 +217,45 @@ impl EventTable {
             Ok(c) => Some(c.cast(&DataType::Int32)?.i32()?.clone()),
             Err(_) => None,
         };
-        let n = df.height();
-        self.reserve(n);
-        fn get_s(ca: &Option<StringChunked>, i: usize) -> Option<&str> {
-            ca.as_ref().and_then(|c| c.get(i))
-        }
-        let get_f = |ca: &Option<Float64Chunked>, i: usize| {
-            ca.as_ref().and_then(|c| c.get(i)).unwrap_or(f64::NAN)
-        };
-        for (i, &t) in ts.iter().enumerate().take(n) {
-            let kind = event.get(i).and_then(EventKind::parse);
-            let (Some(kind), Some(cust), Some(t)) = (kind, customer.get(i), t) else {
+
+        // Which rows are events at all; the rest are counted, not used.
+        let mut keep = Vec::with_capacity(df.height());
+        for ((t, e), c) in ts.iter().zip(event.iter()).zip(customer.iter()) {
+            let kind = e.and_then(EventKind::parse);
+            let ok = kind.is_some() && t.is_some() && c.is_some_and(|c| !c.is_empty());
+            keep.push(ok);
+            if let (true, Some(kind), Some(t)) = (ok, kind, t) {
+                self.kind.push(kind);
+                self.ts.push(*t);
+            } else {
                 self.skipped_rows += 1;
-                continue;
-            };
-            if cust.is_empty() {
-                self.skipped_rows += 1;
-                continue;
             }
-            self.ts.push(t);
-            self.kind.push(kind);
-            self.customer.push(self.customers.intern(cust));
-            self.cart.push(self.carts.intern_opt(get_s(&cart, i)));
-            self.order.push(self.orders.intern_opt(get_s(&order, i)));
-            self.coupon.push(self.coupons.intern_opt(get_s(&coupon, i)));
-            self.channel
-                .push(self.channels.intern_opt(get_s(&channel, i)));
-            self.status
-                .push(self.statuses.intern_opt(get_s(&status, i)));
-            self.value.push(get_f(&value, i));
-            self.discount.push(get_f(&discount, i));
-            self.step
-                .push(step.as_ref().and_then(|c| c.get(i)).unwrap_or(0).max(0));
+        }
+
+        // The high-cardinality ids dominate: intern them on two threads.
+        let (customers, carts, orders) = (&mut self.customers, &mut self.carts, &mut self.orders);
+        let (c_out, co_out, o_out) = (&mut self.customer, &mut self.cart, &mut self.order);
+        rayon::join(
+            || intern_column(customers, Some(&customer), &keep, c_out),
+            || {
+                intern_column(carts, cart.as_ref(), &keep, co_out);
+                intern_column(orders, order.as_ref(), &keep, o_out);
+            },
+        );
+        intern_column(&mut self.coupons, coupon.as_ref(), &keep, &mut self.coupon);
+        intern_column(&mut self.channels, channel.as_ref(), &keep, &mut self.channel);
+        intern_column(&mut self.statuses, status.as_ref(), &keep, &mut self.status);
+        push_f64(value.as_ref(), &keep, &mut self.value);
+        push_f64(discount.as_ref(), &keep, &mut self.discount);
+        match &step {
+            Some(ca) => {
+                for (v, &k) in ca.iter().zip(&keep) {
+                    if k {
+                        self.step.push(v.unwrap_or(0).max(0));
+                    }
+                }
+            }
+            None => self.step.extend(keep.iter().filter(|&&k| k).map(|_| 0)),
         }
         Ok(())
     }
@@ -259,6 +272,20 @@ impl EventTable {
         self.channel.reserve(n);
         self.status.reserve(n);
         self.coupon.reserve(n);
+    }
+}
+
+/// Numbers for the kept rows; NaN where absent.
+fn push_f64(column: Option<&Float64Chunked>, keep: &[bool], out: &mut Vec<f64>) {
+    match column {
+        Some(ca) => {
+            for (v, &k) in ca.iter().zip(keep) {
+                if k {
+                    out.push(v.unwrap_or(f64::NAN));
+                }
+            }
+        }
+        None => out.extend(keep.iter().filter(|&&k| k).map(|_| f64::NAN)),
     }
 }
 
