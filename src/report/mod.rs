@@ -1,14 +1,32 @@
-//! The one-command job: events → ingest → paths → lift, with every output
-//! written to one folder and a headline people can read.
+//! The one-command job: events → ingest → paths → lift and attribution,
+//! with every output written to one folder, a headline people can read and
+//! `index.html`, the page built from `summary.json` alone.
+//!
+//! Code map: `mod.rs` runs the job and owns [`Summary`]; [`timeline`],
+//! [`funnel`] and [`stamp`] add the report's own analyses; [`charts`] draws
+//! SVG with plotters, [`raster`] renders it to PNG, [`page`] writes the HTML.
 
+pub mod charts;
+pub mod format;
+pub mod funnel;
+pub mod page;
+pub mod raster;
+pub mod stamp;
+pub mod timeline;
+
+use crate::attribution::holdout::{attribute_flow, FlowAttribution};
+use crate::attribution::journeys::{By, Interaction, JourneyRule};
 use crate::config::FlowConfig;
 use crate::events::ingest::{self, IngestOptions, IngestReport, Quarantine};
-use crate::flow::{self, audit::Audit, table::EventTable};
+use crate::flow::{self, audit::Audit, table::EventTable, FlowTables};
 use crate::lift::{self, LiftOptions, LiftReport};
 use crate::stats::Interval;
 use anyhow::{Context, Result};
+use funnel::{StepFunnel, StepGuardrail};
 use serde::Serialize;
+use stamp::Stamp;
 use std::path::{Path, PathBuf};
+use timeline::Timeline;
 
 /// The bundled sample, embedded so `cartlift demo` works from anywhere.
 pub const SAMPLE_FLOW: &str = include_str!("../../data/sample/flow.toml");
@@ -37,11 +55,45 @@ pub struct Estimate {
 pub struct Summary {
     pub cartlift_version: &'static str,
     pub flow: String,
+    pub currency: String,
     pub ingest: IngestReport,
     pub entries: u64,
     pub audit: Audit,
     pub headline: Vec<Headline>,
     pub lift: LiftReport,
+    /// Every standard attribution model beside the holdout, per treatment.
+    pub attribution: Vec<FlowAttribution>,
+    /// Cumulative incremental revenue by entry date, per treatment.
+    pub timeline: Vec<Timeline>,
+    pub funnel: Vec<StepFunnel>,
+    /// Unsubscribe and complaint rates per message, per treatment step.
+    pub guardrails: Vec<StepGuardrail>,
+    pub stamp: Stamp,
+}
+
+/// Segments the report's lift is broken down by.
+pub const SEGMENTS: [&str; 2] = ["cart_value_band", "customer_status"];
+
+/// The report's lift options: CUPED on pre-period spend, and confidence
+/// sequences tuned to the entries at hand. `cartlift lift --cuped
+/// --sequential --planned-n ENTRIES --segment-by cart_value_band,customer_status`
+/// gives the same numbers.
+pub fn lift_options(entries: usize) -> LiftOptions {
+    LiftOptions {
+        cuped: true,
+        sequential_planned: Some(entries as f64),
+        ..LiftOptions::default()
+    }
+}
+
+/// The journeys attribution runs on: every message sent, named by step, no
+/// lookback (the defaults of `cartlift attribute`).
+pub fn journey_rule() -> JourneyRule {
+    JourneyRule {
+        interaction: Interaction::Send,
+        lookback: None,
+        by: By::Step,
+    }
 }
 
 fn estimate(report: &LiftReport, treatment: &str, metric: &str, scale: f64) -> Option<Estimate> {
@@ -89,43 +141,105 @@ pub fn headlines(report: &LiftReport, config: &FlowConfig) -> Vec<Headline> {
         .collect()
 }
 
+/// What one report is made from.
+pub struct Job<'a> {
+    pub inputs: &'a [PathBuf],
+    pub config: &'a FlowConfig,
+    /// The flow file as written, hashed into the stamp; without it the stamp
+    /// hashes the normalized config.
+    pub config_text: Option<&'a str>,
+    /// Hook for the policy module: the recommended next flow, written to
+    /// `recommended_flow.toml` verbatim. Until a policy is computed the
+    /// input config is written there unchanged.
+    pub recommended_flow: Option<String>,
+}
+
+impl<'a> Job<'a> {
+    pub fn new(inputs: &'a [PathBuf], config: &'a FlowConfig) -> Job<'a> {
+        Job {
+            inputs,
+            config,
+            config_text: None,
+            recommended_flow: None,
+        }
+    }
+}
+
 /// Runs the whole job on event files and writes every output into `out`.
 pub fn run(inputs: &[PathBuf], config: &FlowConfig, out: &Path) -> Result<Summary> {
+    run_job(&Job::new(inputs, config), out)
+}
+
+/// Runs a job: every table, JSON file, chart and the page into `out`.
+pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
-    let (events, ingest_report) =
-        ingest::ingest(inputs, &IngestOptions::default(), &mut quarantine)?;
-    quarantine.finish()?;
-    let table = EventTable::from_events(&events);
-    let mut tables = flow::reconstruct(&table, config)?;
+    let stamp = stamp::stamp(job.inputs, job.config, job.config_text)?;
+    let (table, ingest_report) = ingest_events(job.inputs, out)?;
+    let mut tables = flow::reconstruct(&table, job.config)?;
     flow::write_table(&mut tables.carts, &out.join("carts.parquet"))?;
     flow::write_table(&mut tables.touches, &out.join("touches.parquet"))?;
-    let opts = LiftOptions {
-        cuped: true,
-        sequential_planned: Some(tables.carts.height() as f64),
-        ..LiftOptions::default()
+    let summary = summarize(&table, tables, ingest_report, job.config, stamp)?;
+    write_json(&out.join("lift.json"), &summary.lift)?;
+    write_json(&out.join("audit.json"), &summary.audit)?;
+    write_json(&out.join("summary.json"), &summary)?;
+    let recommended = match &job.recommended_flow {
+        Some(text) => text.clone(),
+        None => job.config.to_toml()?,
     };
-    let segments = vec!["cart_value_band".to_string(), "customer_status".to_string()];
+    write_text(&out.join("recommended_flow.toml"), &recommended)?;
+    page::write_report(&summary, out)?;
+    Ok(summary)
+}
+
+/// Ingests every input, quarantining bad rows into `out/quarantine.csv`.
+fn ingest_events(inputs: &[PathBuf], out: &Path) -> Result<(EventTable, IngestReport)> {
+    let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
+    let (events, report) = ingest::ingest(inputs, &IngestOptions::default(), &mut quarantine)?;
+    quarantine.finish()?;
+    let mut table = EventTable::from_events(&events);
+    // As `cartlift paths` counts them, so the audits agree.
+    table.skipped_rows = report.quarantined;
+    Ok((table, report))
+}
+
+/// Every analysis of the reconstructed tables, in one record.
+fn summarize(
+    table: &EventTable,
+    tables: FlowTables,
+    ingest: IngestReport,
+    config: &FlowConfig,
+    stamp: Stamp,
+) -> Result<Summary> {
+    let entries = tables.carts.height();
+    let opts = lift_options(entries);
+    let segments: Vec<String> = SEGMENTS.iter().map(|s| s.to_string()).collect();
     let lift_report = lift::analyze_carts(&tables.carts, config, &segments, &opts)?;
-    write_json(&out.join("lift.json"), &lift_report)?;
-    write_json(&out.join("audit.json"), &tables.audit)?;
-    let summary = Summary {
+    let models = crate::attribution::standard_models();
+    let attribution = attribute_flow(
+        &tables.carts,
+        &tables.touches,
+        config,
+        &journey_rule(),
+        &models,
+    )?;
+    let timeline = timeline::cumulative(&tables.carts, config, opts.alpha, entries as f64)?;
+    let funnel = funnel::step_funnel(&tables.carts, &tables.touches, config)?;
+    let guardrails = funnel::step_guardrails(table, &tables.carts, &funnel, config, opts.alpha)?;
+    Ok(Summary {
         cartlift_version: env!("CARGO_PKG_VERSION"),
         flow: config.flow.name.clone(),
-        ingest: ingest_report,
-        entries: tables.carts.height() as u64,
+        currency: config.flow.currency.clone(),
+        ingest,
+        entries: entries as u64,
         audit: tables.audit,
         headline: headlines(&lift_report, config),
         lift: lift_report,
-    };
-    write_json(&out.join("summary.json"), &summary)?;
-    std::fs::write(out.join("recommended_flow.toml"), config.to_toml()?).with_context(|| {
-        format!(
-            "cannot write {}",
-            out.join("recommended_flow.toml").display()
-        )
-    })?;
-    Ok(summary)
+        attribution,
+        timeline,
+        funnel,
+        guardrails,
+        stamp,
+    })
 }
 
 /// The bundled sample through the whole job.
@@ -133,10 +247,15 @@ pub fn demo(out: &Path) -> Result<Summary> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let flow_path = out.join("flow.toml");
     let events_path = out.join("events.csv");
-    std::fs::write(&flow_path, SAMPLE_FLOW)?;
-    std::fs::write(&events_path, SAMPLE_EVENTS)?;
+    write_text(&flow_path, SAMPLE_FLOW)?;
+    write_text(&events_path, SAMPLE_EVENTS)?;
     let config = FlowConfig::parse(SAMPLE_FLOW)?;
-    run(&[events_path], &config, out)
+    let inputs = [events_path];
+    let job = Job {
+        config_text: Some(SAMPLE_FLOW),
+        ..Job::new(&inputs, &config)
+    };
+    run_job(&job, out)
 }
 
 /// A few lines a person reads first.
@@ -189,5 +308,9 @@ pub fn render_headline(summary: &Summary) -> String {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    write_text(path, &(text + "\n"))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
