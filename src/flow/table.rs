@@ -62,7 +62,12 @@ impl Interner {
 }
 
 /// Interns a column's values for the kept rows.
-fn intern_column(interner: &mut Interner, column: Option<&StringChunked>, keep: &[bool], out: &mut Vec<u32>) {
+fn intern_column(
+    interner: &mut Interner,
+    column: Option<&StringChunked>,
+    keep: &[bool],
+    out: &mut Vec<u32>,
+) {
     match column {
         Some(ca) => {
             for (v, &k) in ca.iter().zip(keep) {
@@ -243,7 +248,12 @@ impl EventTable {
             },
         );
         intern_column(&mut self.coupons, coupon.as_ref(), &keep, &mut self.coupon);
-        intern_column(&mut self.channels, channel.as_ref(), &keep, &mut self.channel);
+        intern_column(
+            &mut self.channels,
+            channel.as_ref(),
+            &keep,
+            &mut self.channel,
+        );
         intern_column(&mut self.statuses, status.as_ref(), &keep, &mut self.status);
         push_f64(value.as_ref(), &keep, &mut self.value);
         push_f64(discount.as_ref(), &keep, &mut self.discount);
