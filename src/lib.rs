@@ -13,6 +13,7 @@ pub mod events;
 pub mod flow;
 pub mod lift;
 pub mod metrics;
+pub mod policy;
 pub mod report;
 pub mod schema;
 pub mod simulate;

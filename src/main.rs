@@ -43,6 +43,30 @@ enum Command {
     Report(ReportArgs),
     /// The whole job on the bundled sample.
     Demo(DemoArgs),
+    /// Which carts deserve an incentive: each segment's best tested treatment, written as the next flow.
+    Policy(PolicyArgs),
+}
+
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// Carts table from `paths` (.parquet), or events to reconstruct first.
+    input: PathBuf,
+    #[arg(long)]
+    flow: PathBuf,
+    /// The arm running today (default: the first treatment arm in the flow file).
+    #[arg(long)]
+    current: Option<String>,
+    /// Share of traffic for an exploration arm in the next flow (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    explore: f64,
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Results as JSON (keys documented in the README).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The next flow file: the recommended arm beside the holdout.
+    #[arg(long)]
+    write_flow: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -281,11 +305,16 @@ struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Event log out (.parquet, .csv or .ndjson).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "evaluate")]
+    out: Option<PathBuf>,
     /// Ground truth out (JSON).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Print the flow's expected net contribution per entry under the true
+    /// model instead, over N carts (potential outcomes; default 200000).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "200000",
+          conflicts_with_all = ["out", "truth"])]
+    evaluate: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -315,6 +344,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => run_plan(a),
         Command::Report(a) => run_report(a),
         Command::Demo(a) => run_demo(a),
+        Command::Policy(a) => run_policy(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -360,22 +390,66 @@ fn run_paths(a: PathsArgs) -> Result<()> {
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
     let config = FlowConfig::load(&a.flow)?;
-    if a.carts == 0 {
-        bail!("--carts: expected at least 1");
+    if a.carts == 0 || a.evaluate == Some(0) {
+        bail!("--carts / --evaluate: expected at least 1 cart");
     }
+    if let Some(n) = a.evaluate {
+        let e = simulate::evaluate(&config, n, a.seed)
+            .with_context(|| format!("flow config {}", a.flow.display()))?;
+        println!(
+            "expected net contribution per entry: {:.4}",
+            e.net_contribution_per_entry
+        );
+        if let Some(o) = &e.oracle {
+            println!(
+                "oracle ({} of arm `{}` at step {}, {}): {:.4}",
+                o.incentive, o.template, o.step, o.policy, o.net_contribution_per_entry
+            );
+        }
+        return Ok(());
+    }
+    let out = a
+        .out
+        .as_ref()
+        .expect("clap requires --out without --evaluate");
     let sim = simulate::simulate(&config, a.carts, a.seed)
         .with_context(|| format!("flow config {}", a.flow.display()))?;
-    events::store::write_events(&sim.events, &a.out)?;
+    let truth = sim.truth;
+    events::store::write_events_owned(sim.events, out)?;
     if let Some(p) = &a.truth {
-        write_json(p, &sim.truth)?;
+        write_json(p, &truth)?;
     }
     println!(
         "simulated {} entries of {} customers: {} events → {}",
-        sim.truth.arms.values().map(|t| t.entries).sum::<u64>(),
-        sim.truth.customers,
-        sim.truth.events,
-        a.out.display()
+        truth.arms.values().map(|t| t.entries).sum::<u64>(),
+        truth.customers,
+        truth.events,
+        out.display()
     );
+    Ok(())
+}
+
+fn run_policy(a: PolicyArgs) -> Result<()> {
+    use cartlift::policy;
+    let config = FlowConfig::load(&a.flow)?;
+    policy::check_config(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
+    let carts = cartlift::lift::load_carts(&a.input, &config)?;
+    let opts = policy::PolicyOptions {
+        alpha: a.alpha,
+        current: a.current.clone(),
+        explore: a.explore,
+    };
+    let report = policy::analyze(&carts, &config, &opts)
+        .with_context(|| format!("policy from {}", a.input.display()))?;
+    print!("{}", policy::render(&report));
+    if let Some(p) = &a.json {
+        write_json(p, &report)?;
+    }
+    if let Some(p) = &a.write_flow {
+        let text = policy::next_flow(&config, &report, &a.input.display().to_string())?;
+        std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+        println!("next flow: {}", p.display());
+    }
     Ok(())
 }
 

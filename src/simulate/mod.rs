@@ -12,7 +12,12 @@
 //! bought (so for insensitive shoppers it is pure subsidy). The sending
 //! system's bugs (sends after purchase, holdout leaks, duplicate and
 //! out-of-order sends, re-entry sends) are extra messages with no effect.
+//!
+//! [`oracle`] adds the best incentive threshold under the same potential
+//! outcomes, and [`evaluate`] the expected net contribution per entry of the
+//! policy a flow file deploys.
 
+pub mod oracle;
 pub mod params;
 
 use crate::assign::Assigner;
@@ -21,6 +26,7 @@ use crate::events::Event;
 use crate::metrics::net_contribution;
 use crate::schema::EventKind;
 use anyhow::{bail, Result};
+pub use oracle::{evaluate, Evaluation, Oracle, OraclePoint};
 use params::{SimParams, Status};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -53,6 +59,10 @@ pub struct Truth {
     pub steps: BTreeMap<String, Vec<StepTruth>>,
     /// Counts of deliberately messy rows and sending-system bugs.
     pub injected: BTreeMap<&'static str, u64>,
+    /// The best policy in the incentive-threshold family of the flow's
+    /// treatment template; absent when no treatment arm has an incentive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle: Option<Oracle>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -100,6 +110,10 @@ struct Ctx<'a> {
     /// The arm whose messages a holdout entry would have got.
     shadow: usize,
     max_step: usize,
+    /// The treatment template the oracle varies the incentive threshold of.
+    template: Option<oracle::Template>,
+    /// Whether to write events (false: potential outcomes only).
+    emit: bool,
 }
 
 /// All random draws of one entry, made before any arm is evaluated.
@@ -170,6 +184,19 @@ struct ArmOutcome<'a> {
 
 pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulation> {
     let p = SimParams::from_table(config.simulation.as_ref())?;
+    let ctx = context(config, &p, true)?;
+    let plan = plan_customers(carts, seed, &p);
+    let results: Vec<CustomerSim> = plan
+        .par_iter()
+        .map(|&(index, n_carts, first_cart)| {
+            simulate_customer(&ctx, seed, index, n_carts, first_cart)
+        })
+        .collect();
+    assemble(&ctx, seed, carts, results)
+}
+
+/// Resolves the per-run constants; `emit` false skips writing events.
+fn context<'a>(config: &'a FlowConfig, p: &'a SimParams, emit: bool) -> Result<Ctx<'a>> {
     if config.flow.reentry_cooldown < config.flow.attribution_window {
         bail!("the simulator needs flow.reentry_cooldown ≥ flow.attribution_window, so that entries do not overlap");
     }
@@ -181,9 +208,9 @@ pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulati
     .map_err(|r| anyhow::anyhow!(r.detail))?;
     let holdout = config.arms.iter().position(|a| a.holdout).unwrap_or(0);
     let shadow = config.arms.iter().position(|a| !a.holdout).unwrap_or(0);
-    let ctx = Ctx {
+    Ok(Ctx {
         config,
-        p: &p,
+        p,
         assigner: Assigner::new(config),
         start,
         abandon: config.flow.abandon_after.micros(),
@@ -197,15 +224,9 @@ pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulati
             .flat_map(|a| a.steps.iter().map(|s| s.step as usize))
             .max()
             .unwrap_or(0),
-    };
-    let plan = plan_customers(carts, seed, &p);
-    let results: Vec<CustomerSim> = plan
-        .par_iter()
-        .map(|&(index, n_carts, first_cart)| {
-            simulate_customer(&ctx, seed, index, n_carts, first_cart)
-        })
-        .collect();
-    assemble(&ctx, seed, carts, results)
+        template: oracle::Template::of(config),
+        emit,
+    })
 }
 
 /// How many carts each customer brings: `(customer index, carts, first cart index)`.
@@ -255,6 +276,9 @@ struct EntrySim {
     po: Vec<(bool, i64, i64, f64)>,
     /// Per arm: net cents with only its first k steps, k = 0..=steps.
     po_steps: Vec<Vec<i64>>,
+    /// Cart value, and the contribution under the treatment template with
+    /// its incentive offered to every cart and to none.
+    template: Option<(f64, f64, f64)>,
 }
 
 fn simulate_customer(
@@ -305,6 +329,9 @@ fn simulate_customer(
     for j in 0..prior {
         let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
         let cents = cents_of(value_dist.sample(&mut rng));
+        if !ctx.emit {
+            continue;
+        }
         let cart = format!("q{index:07}-{j}");
         let mut checkout = base_event(
             at - session_gap,
@@ -409,7 +436,6 @@ fn outcome<'a>(
     cart: &Cart,
     d: &Draws,
 ) -> ArmOutcome<'a> {
-    let p = ctx.p;
     let arm: &Arm = &ctx.config.arms[arm_index];
     let holdout = arm_index == ctx.holdout;
     let steps = if holdout {
@@ -418,6 +444,20 @@ fn outcome<'a>(
         &arm.steps
     };
     let steps = &steps[..step_limit.min(steps.len())];
+    outcome_of(ctx, steps, holdout, status, sensitive, cart, d)
+}
+
+/// The entry's outcome if these steps were sent (suppressed for the holdout).
+fn outcome_of<'a>(
+    ctx: &Ctx,
+    steps: &'a [Step],
+    holdout: bool,
+    status: Status,
+    sensitive: bool,
+    cart: &Cart,
+    d: &Draws,
+) -> ArmOutcome<'a> {
+    let p = ctx.p;
     let entered = cart.t0 + ctx.abandon;
     let value = cart.value_cents as f64 / 100.0;
     let mut t = if d.natural {
@@ -556,17 +596,7 @@ fn simulate_cart(
     let mut assigned = None;
     for a in 0..ctx.config.arms.len() {
         let o = outcome(ctx, a, usize::MAX, status, sensitive, cart, d);
-        let contribution = net_contribution(
-            &ctx.config.margin,
-            o.net_cents as f64 / 100.0,
-            if o.converted {
-                o.discount_cents as f64 / 100.0
-            } else {
-                0.0
-            },
-            o.shipped,
-            o.message_cost,
-        );
+        let contribution = contribution(ctx, &o);
         po.push((
             o.converted,
             o.net_cents,
@@ -576,6 +606,24 @@ fn simulate_cart(
         if a == out.arm {
             assigned = Some(o);
         }
+    }
+    let template = ctx.template.as_ref().map(|t| {
+        let with = outcome_of(ctx, &t.always, false, status, sensitive, cart, d);
+        let without = outcome_of(ctx, &t.never, false, status, sensitive, cart, d);
+        (
+            cart.value_cents as f64 / 100.0,
+            contribution(ctx, &with),
+            contribution(ctx, &without),
+        )
+    });
+    if !ctx.emit {
+        out.entries.push(EntrySim {
+            po_steps: Vec::new(),
+            entered_at: entered,
+            po,
+            template,
+        });
+        return;
     }
     let po_steps = ctx
         .config
@@ -595,6 +643,7 @@ fn simulate_cart(
         po_steps,
         entered_at: entered,
         po,
+        template,
     });
     let o = assigned.expect("the customer's arm is one of the arms");
     let arm_name = ctx.config.arms[out.arm].name.clone();
@@ -714,6 +763,21 @@ fn simulate_cart(
     inject_bugs(ctx, d, &o, &arm_name, out, &ev);
 }
 
+/// The entry's net contribution under an outcome (one definition: `metrics`).
+fn contribution(ctx: &Ctx, o: &ArmOutcome) -> f64 {
+    net_contribution(
+        &ctx.config.margin,
+        o.net_cents as f64 / 100.0,
+        if o.converted {
+            o.discount_cents as f64 / 100.0
+        } else {
+            0.0
+        },
+        o.shipped,
+        o.message_cost,
+    )
+}
+
 fn rand_count(u: f64, max: usize) -> usize {
     ((u * 1000.0) as usize % max) + 1
 }
@@ -796,20 +860,18 @@ fn inject_bugs(
 
 fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Result<Simulation> {
     let n_arms = ctx.config.arms.len();
-    let mut events: Vec<(Event, u64)> = Vec::new();
+    let mut results = results;
+    let mut events: Vec<Event> = Vec::with_capacity(results.iter().map(|r| r.events.len()).sum());
     let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for (ci, r) in results.iter().enumerate() {
-        for e in &r.events {
-            events.push((e.clone(), ci as u64));
-        }
+    for r in results.iter_mut() {
+        events.append(&mut r.events);
         for (k, v) in &r.injected {
             *injected.entry(k).or_default() += v;
         }
     }
-    // Time order, ties by customer then emission order (stable sort).
-    events.sort_by_key(|(e, c)| (e.ts, *c));
-    let data_end = events.iter().map(|(e, _)| e.ts).max().unwrap_or(0);
-    let mut events: Vec<Event> = events.into_iter().map(|(e, _)| e).collect();
+    // Time order; the stable sort keeps ties in customer, then emission, order.
+    events.sort_by_key(|e| e.ts);
+    let data_end = events.iter().map(|e| e.ts).max().unwrap_or(0);
     let late = make_late(&mut events, seed, ctx.p.late_event_rate);
     injected.insert("late_events", late);
 
@@ -907,6 +969,20 @@ fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Re
                 revenue_per_customer: t.po_revenue_per_customer - control.po_revenue_per_customer,
             },
         );
+    }
+    if let Some(template) = &ctx.template {
+        let entries: Vec<(f64, f64, f64)> = results
+            .iter()
+            .flat_map(|r| r.entries.iter().filter(|e| e.entered_at <= data_end))
+            .filter_map(|e| e.template)
+            .collect();
+        let holdout = &ctx.config.arms[ctx.holdout];
+        truth.oracle = Some(template.oracle(
+            ctx.config,
+            &entries,
+            holdout.weight,
+            control.po_net_contribution_per_entry,
+        ));
     }
     Ok(Simulation { events, truth })
 }
