@@ -18,10 +18,10 @@ Two independent references:
 Run (from the repository root; pinned versions, ChannelAttribution compiles
 C++ so gcc/g++ must be installed; it imports matplotlib without declaring it):
 
-  python3 -m venv /tmp/refvenv
-  /tmp/refvenv/bin/pip install numpy==1.26.4 pandas==1.5.3 matplotlib==3.8.4 \
+  python3 -m venv .venv-ref
+  .venv-ref/bin/pip install numpy==1.26.4 pandas==1.5.3 matplotlib==3.8.4 \
       ChannelAttribution==2.2.5
-  /tmp/refvenv/bin/python tests/reference/attribution_reference.py
+  .venv-ref/bin/python tests/reference/attribution_reference.py
 
 Python 3.11. The output is deterministic for these versions.
 """

@@ -10,10 +10,10 @@ code uses.
 
 How to run (pinned versions; other versions may move the last digits):
 
-    python3 -m venv /tmp/refvenv
-    /tmp/refvenv/bin/pip install gbstats==0.8.0 scipy==1.17.1 \
+    python3 -m venv .venv-ref
+    .venv-ref/bin/pip install gbstats==0.8.0 scipy==1.17.1 \
         statsmodels==0.15.0 numpy==1.26.4 pandas==1.5.3
-    /tmp/refvenv/bin/python tests/reference/stats_reference.py > /tmp/ref.rs
+    .venv-ref/bin/python tests/reference/stats_reference.py > ref.rs
 
 The output is Rust source, one `// ===== file.rs: ... =====` section per file
 of `src/stats/`. Each `const NAME` block in a section replaces the
