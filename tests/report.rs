@@ -253,7 +253,11 @@ fn page_is_self_contained_and_shows_the_summary() {
         html.contains(&shown),
         "the headline {shown} is not on the page"
     );
-    assert!(html.contains("policy analysis is not part of this report version"));
+    // The sample has one treatment arm: the page says why there is no policy.
+    assert!(
+        html.contains("No policy from this flow")
+            && html.contains("at least two randomized treatment arms")
+    );
     for finding in summary["audit"]["findings"]
         .as_object()
         .expect("findings")
@@ -364,4 +368,43 @@ fn thousands(n: i64) -> String {
     } else {
         out
     }
+}
+
+#[test]
+fn report_on_an_exploration_flow_carries_the_policy_and_the_next_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = root().join("data/sample/explore.toml");
+    let ev = dir.path().join("ev.parquet");
+    let out = dir.path().join("rep");
+    let pol = dir.path().join("policy.json");
+    let next = dir.path().join("next.toml");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&flow),
+        "--carts",
+        "20000",
+        "--seed",
+        "4",
+        "--out",
+        s(&ev),
+    ]);
+    run(&["report", s(&ev), "--flow", s(&flow), "--out", s(&out)]);
+    run(&[
+        "policy",
+        s(&ev),
+        "--flow",
+        s(&flow),
+        "--json",
+        s(&pol),
+        "--write-flow",
+        s(&next),
+    ]);
+    let summary = read_json(&out.join("summary.json"));
+    assert!(summary["policy_note"].is_null());
+    assert_eq!(summary["policy"], read_json(&pol));
+    let recommended = std::fs::read_to_string(out.join("recommended_flow.toml")).unwrap();
+    cartlift::config::FlowConfig::parse(&recommended).expect("the next flow is a valid flow file");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("class=\"policy\""));
 }

@@ -68,6 +68,10 @@ pub struct Summary {
     pub funnel: Vec<StepFunnel>,
     /// Unsubscribe and complaint rates per message, per treatment step.
     pub guardrails: Vec<StepGuardrail>,
+    /// The incentive and timing policy, when the flow's arms can tell one.
+    pub policy: Option<crate::policy::PolicyReport>,
+    /// Why there is no policy (e.g. a single treatment arm), in words.
+    pub policy_note: Option<String>,
     pub stamp: Stamp,
 }
 
@@ -182,9 +186,10 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
     write_json(&out.join("lift.json"), &summary.lift)?;
     write_json(&out.join("audit.json"), &summary.audit)?;
     write_json(&out.join("summary.json"), &summary)?;
-    let recommended = match &job.recommended_flow {
-        Some(text) => text.clone(),
-        None => job.config.to_toml()?,
+    let recommended = match (&job.recommended_flow, &summary.policy) {
+        (Some(text), _) => text.clone(),
+        (None, Some(p)) => crate::policy::next_flow(job.config, p, "this report's events")?,
+        (None, None) => job.config.to_toml()?,
     };
     write_text(&out.join("recommended_flow.toml"), &recommended)?;
     page::write_report(&summary, out)?;
@@ -225,6 +230,10 @@ fn summarize(
     let timeline = timeline::cumulative(&tables.carts, config, opts.alpha, entries as f64)?;
     let funnel = funnel::step_funnel(&tables.carts, &tables.touches, config)?;
     let guardrails = funnel::step_guardrails(table, &tables.carts, &funnel, config, opts.alpha)?;
+    let (policy, policy_note) = match policy_of(&tables.carts, config) {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
     Ok(Summary {
         cartlift_version: env!("CARGO_PKG_VERSION"),
         flow: config.flow.name.clone(),
@@ -238,8 +247,20 @@ fn summarize(
         timeline,
         funnel,
         guardrails,
+        policy,
+        policy_note,
         stamp,
     })
+}
+
+/// The policy analysis with default options; an error says why the arms
+/// cannot tell a policy (it is reported, not fatal to the report).
+fn policy_of(
+    carts: &polars::prelude::DataFrame,
+    config: &FlowConfig,
+) -> Result<crate::policy::PolicyReport> {
+    crate::policy::check_config(config)?;
+    crate::policy::analyze(carts, config, &crate::policy::PolicyOptions::default())
 }
 
 /// The bundled sample through the whole job.

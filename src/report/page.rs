@@ -125,7 +125,7 @@ fn section_html(ctx: &Ctx, (part, id, title): (Part, &str, &str)) -> String {
         Part::Guardrails => guardrails(ctx),
         Part::Audit => audit(ctx),
         Part::DataQuality => data_quality(ctx),
-        Part::Policy => policy(),
+        Part::Policy => policy(ctx),
         Part::Methodology => methodology(ctx),
         Part::Stamp => stamp(ctx),
     };
@@ -676,10 +676,23 @@ fn data_quality(ctx: &Ctx) -> String {
 
 // ------------------------------------------------ policy, method, stamp
 
-fn policy() -> String {
-    "<p class=\"placeholder\">The incentive and timing policy analysis is not part of this report version. \
-     <code>recommended_flow.toml</code> in this folder is the input configuration, unchanged.</p>\n"
-        .into()
+fn policy(ctx: &Ctx) -> String {
+    match (&ctx.summary.policy, &ctx.summary.policy_note) {
+        (Some(p), _) => format!(
+            "<p>Each arm against the holdout per cart-value band and customer status, the discount split into \
+             what converted buyers and what subsidized buyers who would have bought anyway, and the policy the \
+             evidence supports. <code>recommended_flow.toml</code> in this folder is that policy as the next flow.</p>\n\
+             <pre class=\"policy\">{}</pre>\n",
+            esc(&crate::policy::render(p))
+        ),
+        (None, Some(note)) => format!(
+            "<p class=\"placeholder\">No policy from this flow: {}. Run an exploration flow whose arms differ in \
+             incentive (see <code>data/sample/explore.toml</code>) to learn one; <code>recommended_flow.toml</code> \
+             here is the input configuration, unchanged.</p>\n",
+            esc(note)
+        ),
+        (None, None) => String::new(),
+    }
 }
 
 fn methodology(ctx: &Ctx) -> String {
