@@ -365,24 +365,30 @@ where
 {
     let n = set.channels.len();
     let screened = screen(set);
-    let (conversions, value) = screened
+    // Fixed chunks summed in chunk order: the same floating-point result
+    // however rayon schedules the work (a work-stealing reduce is not).
+    let partials: Vec<(Vec<f64>, Vec<f64>)> = screened
         .paths
-        .par_iter()
-        .filter(|p| p.conversions > 0.0 || p.value > 0.0)
-        .fold(
-            || (vec![0.0; n], vec![0.0; n], Vec::new()),
-            |(mut conv, mut val, mut w), path| {
+        .par_chunks(DETERMINISTIC_CHUNK)
+        .map(|chunk| {
+            let (mut conv, mut val, mut w) = (vec![0.0; n], vec![0.0; n], Vec::new());
+            for path in chunk
+                .iter()
+                .filter(|p| p.conversions > 0.0 || p.value > 0.0)
+            {
                 w.clear();
                 weights(path, &mut w);
                 for (&touch, &wi) in path.touches.iter().zip(&w) {
                     conv[touch as usize] += wi * path.conversions;
                     val[touch as usize] += wi * path.value;
                 }
-                (conv, val, w)
-            },
-        )
-        .map(|(c, v, _)| (c, v))
-        .reduce(|| (vec![0.0; n], vec![0.0; n]), add_credit_vectors);
+            }
+            (conv, val)
+        })
+        .collect();
+    let (conversions, value) = partials
+        .into_iter()
+        .fold((vec![0.0; n], vec![0.0; n]), add_credit_vectors);
     let mut credit = Credit::zeroed(name, n);
     credit.conversions = conversions;
     credit.value = value;
@@ -390,6 +396,9 @@ where
     credit.notes.extend(no_conversions_note(&screened.paths));
     credit
 }
+
+/// Rows per parallel chunk where floating-point sums must be reproducible.
+pub(crate) const DETERMINISTIC_CHUNK: usize = 4096;
 
 fn add_credit_vectors(
     (mut c1, mut v1): (Vec<f64>, Vec<f64>),

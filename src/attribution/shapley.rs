@@ -80,26 +80,26 @@ impl AttributionModel for Shapley {
 impl Shapley {
     /// R(S) for every coalition with conversions or value, in a stable order.
     fn coalition_worths(&self, paths: &[&Path], channels: usize) -> Vec<(Vec<ChannelId>, Worth)> {
-        let merged = paths
-            .par_iter()
-            .filter(|p| p.conversions > 0.0 || p.value > 0.0)
-            .fold(
-                || {
-                    (
-                        FastMap::<Vec<ChannelId>, Worth>::default(),
-                        vec![false; channels],
-                    )
-                },
-                |(mut worths, mut seen), path| {
+        // Fixed chunks merged in chunk order, so every worth is summed in the
+        // same order whatever the thread schedule.
+        let partials: Vec<FastMap<Vec<ChannelId>, Worth>> = paths
+            .par_chunks(super::DETERMINISTIC_CHUNK)
+            .map(|chunk| {
+                let mut worths = FastMap::<Vec<ChannelId>, Worth>::default();
+                let mut seen = vec![false; channels];
+                for path in chunk
+                    .iter()
+                    .filter(|p| p.conversions > 0.0 || p.value > 0.0)
+                {
                     let key = self.coalition(&path.touches, &mut seen);
                     let w = worths.entry(key).or_insert((0.0, 0.0));
                     w.0 += path.conversions;
                     w.1 += path.value;
-                    (worths, seen)
-                },
-            )
-            .map(|(worths, _)| worths)
-            .reduce(FastMap::default, merge_worths);
+                }
+                worths
+            })
+            .collect();
+        let merged = partials.into_iter().fold(FastMap::default(), merge_worths);
         let mut worths: Vec<_> = merged.into_iter().collect();
         // Fixed order so floating-point sums are reproducible run to run.
         worths.sort_by(|a, b| a.0.cmp(&b.0));
