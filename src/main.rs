@@ -6,10 +6,11 @@ use anyhow::{bail, Context, Result};
 use cartlift::config::FlowConfig;
 use cartlift::events::fields::EpochUnit;
 use cartlift::events::ingest::{self, Format, IngestOptions, Quarantine};
+use cartlift::report::write_json;
 use cartlift::{assign, events, flow, simulate};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -720,9 +721,4 @@ fn run_demo(a: DemoArgs) -> Result<()> {
     print!("{}", cartlift::report::render_headline(&summary));
     println!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
-}
-
-fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }

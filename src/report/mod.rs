@@ -327,7 +327,8 @@ pub fn render_headline(summary: &Summary) -> String {
     s
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Pretty JSON with a trailing newline; the one writer of every JSON output.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     write_text(path, &(text + "\n"))
 }
