@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use cartlift::config::FlowConfig;
 use cartlift::events::fields::EpochUnit;
 use cartlift::events::ingest::{self, Format, IngestOptions, Quarantine};
+use cartlift::progress::stage;
 use cartlift::report::write_json;
 use cartlift::{assign, events, flow, simulate};
 use clap::{Parser, Subcommand};
@@ -20,6 +21,12 @@ use std::process::ExitCode;
     about = "What your abandoned-cart flow really earns, and how to tune it"
 )]
 struct Cli {
+    /// More on stderr: -v times each stage, -vv adds details.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// No spinners on stderr (they only ever show on a terminal).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +53,8 @@ enum Command {
     Demo(DemoArgs),
     /// Which carts deserve an incentive: each segment's best tested treatment, written as the next flow.
     Policy(PolicyArgs),
+    /// The per-cart reduction as SQL for Spark, DuckDB, BigQuery or Snowflake: statistics or path tables.
+    Sql(SqlArgs),
 }
 
 #[derive(clap::Args)]
@@ -169,11 +178,18 @@ struct DemoArgs {
 #[derive(clap::Args)]
 struct LiftArgs {
     /// Carts table from `paths` (.parquet), or events to reconstruct first.
-    #[arg(required_unless_present = "units")]
+    #[arg(required_unless_present_any = ["units", "stats"])]
     input: Option<PathBuf>,
-    /// Flow config (carts mode).
+    /// Flow config (carts and stats modes).
     #[arg(long, required_unless_present = "units")]
     flow: Option<PathBuf>,
+    /// Stats mode: a statistics table (.csv or .parquet) from `cartlift sql`
+    /// or `--write-stats`; rows with the same key are partial sums and merge.
+    #[arg(long, conflicts_with_all = ["input", "units"])]
+    stats: Option<PathBuf>,
+    /// Also write the statistics table the results were computed from.
+    #[arg(long)]
+    write_stats: Option<PathBuf>,
     /// Table mode: one row per randomized unit with outcome columns (.csv or .parquet).
     #[arg(long, conflicts_with_all = ["input", "flow"], requires_all = ["arm_col", "control"])]
     units: Option<PathBuf>,
@@ -335,6 +351,11 @@ struct AssignArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cartlift::progress::set_verbosity(if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(2) as i8
+    });
     let result = match cli.command {
         Command::Ingest(a) => run_ingest(a),
         Command::Paths(a) => run_paths(a),
@@ -346,6 +367,7 @@ fn main() -> ExitCode {
         Command::Report(a) => run_report(a),
         Command::Demo(a) => run_demo(a),
         Command::Policy(a) => run_policy(a),
+        Command::Sql(a) => run_sql(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -361,9 +383,13 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
         Some(p) => Quarantine::to_file(p)?,
         None => Quarantine::discard(),
     };
-    let (events, report) = ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)?;
+    let (events, report) = stage("read and validate", || {
+        ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)
+    })?;
     quarantine.finish()?;
-    events::store::write_events(&events, &a.out)?;
+    stage("write events", || {
+        events::store::write_events(&events, &a.out)
+    })?;
     println!("{}", report.summary_line());
     for (reason, n) in &report.quarantined_by_reason {
         println!("  quarantined {n:>8}  {reason}");
@@ -376,12 +402,19 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
 
 fn run_paths(a: PathsArgs) -> Result<()> {
     let config = FlowConfig::load(&a.flow)?;
-    let table = flow::load_events(&a.events, &a.read.options())?;
-    let mut tables = flow::reconstruct_tables(&table, &config, a.touches.is_some())?;
-    flow::write_table(&mut tables.carts, &a.out)?;
-    if let Some(p) = &a.touches {
-        flow::write_table(&mut tables.touches, p)?;
-    }
+    let table = stage("read events", || {
+        flow::load_events(&a.events, &a.read.options())
+    })?;
+    let mut tables = stage("reconstruct flow entries", || {
+        flow::reconstruct_tables(&table, &config, a.touches.is_some())
+    })?;
+    stage("write outputs", || -> Result<()> {
+        flow::write_table(&mut tables.carts, &a.out)?;
+        if let Some(p) = &a.touches {
+            flow::write_table(&mut tables.touches, p)?;
+        }
+        Ok(())
+    })?;
     if let Some(p) = &a.audit {
         write_json(p, &tables.audit)?;
     }
@@ -413,7 +446,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         .out
         .as_ref()
         .expect("clap requires --out without --evaluate");
-    let sim = simulate::simulate(&config, a.carts, a.seed)
+    let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))
         .with_context(|| format!("flow config {}", a.flow.display()))?;
     let truth = sim.truth;
     events::store::write_events_owned(sim.events, out)?;
@@ -510,13 +543,30 @@ fn run_lift(a: LiftArgs) -> Result<()> {
             a.covariate.as_deref(),
             &opts,
         )?
+    } else if let Some(stats) = &a.stats {
+        let flow_path = a.flow.as_ref().expect("clap requires --flow");
+        let config = FlowConfig::load(flow_path)?;
+        stage("statistics from the table", || {
+            lift::run_stats(stats, &config, &a.segment_by, &opts)
+        })?
     } else {
         let flow_path = a.flow.as_ref().expect("clap requires --flow");
         let config = FlowConfig::load(flow_path)?;
         let input = a.input.as_ref().expect("clap requires the input");
-        let carts = lift::load_carts(input, &config)?;
-        lift::analyze_carts(&carts, &config, &a.segment_by, &opts)?
+        let carts = stage("read carts", || lift::load_carts(input, &config))?;
+        cartlift::progress::detail(format!("{} entries", carts.height()));
+        let stats = stage("reduce to sufficient statistics", || {
+            lift::carts_stats(&carts, &config, &a.segment_by, &opts)
+        })?;
+        let report = stage("statistics", || {
+            lift::analyze_config(&stats, &config, &opts)
+        })?;
+        (stats, report)
     };
+    let (stats, report) = report;
+    if let Some(p) = &a.write_stats {
+        stats.write(p)?;
+    }
     print!("{}", lift::table::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
@@ -720,5 +770,59 @@ fn run_demo(a: DemoArgs) -> Result<()> {
     let summary = cartlift::report::demo(&a.out)?;
     print!("{}", cartlift::report::render_headline(&summary));
     println!("\nresults: {}", a.out.join("summary.json").display());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+struct SqlArgs {
+    #[arg(long)]
+    flow: PathBuf,
+    #[arg(long, value_enum)]
+    dialect: cartlift::sql::Dialect,
+    /// Canonical events: a table name, or (duckdb, spark) a Parquet path or glob.
+    #[arg(long)]
+    events: String,
+    /// Carts columns to segment the statistics by (cart_value_band, customer_status).
+    #[arg(long, value_delimiter = ',')]
+    segment_by: Vec<String>,
+    /// What the final SELECT returns.
+    #[arg(long, value_enum, default_value = "stats")]
+    query: cartlift::sql::Query,
+    /// Per-partition statistics: rows split by customer bucket mod N (they add up).
+    #[arg(long)]
+    partitions: Option<u32>,
+    /// A column holding the events' original order (tables; ties in time otherwise go by content).
+    #[arg(long)]
+    row_order: Option<String>,
+    /// Path table: name touches by flow step or by channel.
+    #[arg(long, value_enum, default_value = "step")]
+    by: cartlift::sql::PathBy,
+    /// Path table: only touches this long before the order count (e.g. 5d).
+    #[arg(long, value_parser = parse_span)]
+    lookback: Option<cartlift::duration::Span>,
+    /// Write the SQL here (standard output when absent).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn run_sql(a: SqlArgs) -> Result<()> {
+    use cartlift::sql;
+    let config = FlowConfig::load(&a.flow)?;
+    let opts = sql::SqlOptions {
+        segment_by: a.segment_by.iter().map(|s| s.trim().to_string()).collect(),
+        query: a.query,
+        partitions: a.partitions,
+        row_order: a.row_order.clone(),
+        by: a.by,
+        lookback: a.lookback.map(|l| l.micros()),
+        ..sql::SqlOptions::new(a.dialect, &a.events)
+    };
+    let text = sql::generate(&config, &opts)?;
+    match &a.out {
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => print!("{text}"),
+    }
     Ok(())
 }

@@ -350,3 +350,146 @@ fn plan_days_and_mde_are_inverse() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--holdout"));
 }
+
+/// Every number in `a` equals `b`'s: integers exactly, floats to `rel`.
+fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, rel: f64, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if x.is_f64() || y.is_f64() {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                let tol = rel * x.abs().max(y.abs()).max(1e-300);
+                assert!((x - y).abs() <= tol, "{at}: {x} vs {y}");
+            } else {
+                assert_eq!(x, y, "{at}");
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                assert_json_close(p, q, rel, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{at}: keys"
+            );
+            for (k, p) in x {
+                assert_json_close(p, &y[k], rel, &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn the_statistics_table_gives_the_same_report_and_merges_in_pieces() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (ev, carts) = (
+        dir.path().join("ev.parquet"),
+        dir.path().join("carts.parquet"),
+    );
+    let flow = sample_flow();
+    run(&[
+        "simulate",
+        "--flow",
+        s(&flow),
+        "--carts",
+        "5000",
+        "--seed",
+        "22",
+        "--out",
+        s(&ev),
+    ]);
+    run(&["paths", s(&ev), "--flow", s(&flow), "--out", s(&carts)]);
+    let opts = [
+        "--segment-by",
+        "cart_value_band,customer_status",
+        "--cuped",
+        "--sequential",
+        "--planned-n",
+        "8000",
+    ];
+    let (direct, stats) = (dir.path().join("a.json"), dir.path().join("stats.csv"));
+    let mut args = vec!["lift", s(&carts), "--flow", s(&flow), "--json", s(&direct)];
+    args.extend(opts);
+    args.extend(["--write-stats", s(&stats)]);
+    run(&args);
+    let from_table = dir.path().join("b.json");
+    let mut args = vec!["lift", "--stats", s(&stats), "--flow", s(&flow)];
+    args.extend(["--json", s(&from_table)]);
+    args.extend(opts);
+    run(&args);
+    // The table round-trips exactly: the same bytes.
+    assert_eq!(
+        std::fs::read(&direct).unwrap(),
+        std::fs::read(&from_table).unwrap()
+    );
+
+    // Two partial tables, split by customer and concatenated, merge into the
+    // same report (sums in a different order: equal to 1e-9).
+    let df = ParquetReader::new(std::fs::File::open(&carts).unwrap())
+        .finish()
+        .unwrap();
+    let config = cartlift::config::FlowConfig::load(&flow).unwrap();
+    let odd: BooleanChunked = df
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|c| c.unwrap().bytes().map(u32::from).sum::<u32>() % 2 == 1)
+        .collect();
+    let even = !&odd;
+    let segs = vec!["cart_value_band".to_string(), "customer_status".to_string()];
+    let mut text = String::new();
+    for (k, mask) in [odd, even].iter().enumerate() {
+        let part = df.filter(mask).unwrap();
+        let table = cartlift::lift::carts_stats(
+            &part,
+            &config,
+            &segs,
+            &cartlift::lift::LiftOptions::default(),
+        )
+        .unwrap();
+        let p = dir.path().join(format!("part{k}.csv"));
+        table.write(&p).unwrap();
+        let body = std::fs::read_to_string(&p).unwrap();
+        let skip = if k == 0 { 0 } else { 1 };
+        for line in body.lines().skip(skip) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let merged = dir.path().join("merged.csv");
+    std::fs::write(&merged, text).unwrap();
+    let from_parts = dir.path().join("c.json");
+    let mut args = vec!["lift", "--stats", s(&merged), "--flow", s(&flow)];
+    args.extend(["--json", s(&from_parts)]);
+    args.extend(opts);
+    run(&args);
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    assert_json_close(&read(&direct), &read(&from_parts), 1e-9, "report");
+
+    // A cap needs the units: refused on a table, with the reason.
+    let o = bin()
+        .args([
+            "lift",
+            "--stats",
+            s(&stats),
+            "--flow",
+            s(&flow),
+            "--cap",
+            "p99",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--cap") && err.contains("per-unit"), "{err}");
+}

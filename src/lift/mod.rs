@@ -1,23 +1,25 @@
 //! Lift: treatment arms against the holdout, per metric and segment, with
 //! every interval finance asks for.
 //!
-//! The DataFrame world is reduced once to units (`units`), then to small
-//! sufficient statistics per arm (`stats::moments`); every test comes from
-//! `stats`. A result that cannot be computed carries an `error` saying why,
+//! The DataFrame world is reduced in one pass to a table of mergeable
+//! sufficient statistics per segment × arm × metric (`units`,
+//! `sufficient`); every test comes from `stats` on those sums, so the same
+//! report can be computed from a table aggregated elsewhere (`--stats`). A result that cannot be computed carries an `error` saying why,
 //! never a NaN.
 
+pub mod sufficient;
 pub mod table;
 pub mod units;
 
 use crate::stats::{
     self, bayesian_test, cuped_adjust, delta_method_test, fieller_interval, sequential_test,
     two_proportion_test, welch_test, ArmSummary, BayesianResult, EffectScale, FiellerResult,
-    FrequentistResult, Prior, Proportion, Ratio, RegressionAdjusted, SampleMean, SequentialResult,
-    SrmResult,
+    FrequentistResult, Prior, Proportion, SequentialResult, SrmResult,
 };
 use anyhow::{bail, Result};
 use serde::Serialize;
-use units::{Metric, MetricKind, Units};
+pub use sufficient::{MetricSpec, Moments, SegmentStats, StatsTable};
+use units::MetricKind;
 
 #[derive(Debug, Clone)]
 pub struct LiftOptions {
@@ -97,7 +99,7 @@ impl Cap {
     }
 
     /// The bounds for these pooled values.
-    fn bounds(&self, values: &[f64]) -> (f64, f64) {
+    pub(crate) fn bounds(&self, values: &[f64]) -> (f64, f64) {
         match *self {
             Cap::Values { lower, upper } => (
                 lower.unwrap_or(f64::NEG_INFINITY),
@@ -202,33 +204,20 @@ pub struct ReportedOptions {
     pub cap: Option<Cap>,
 }
 
-/// The units of one segment value.
-pub struct SegmentUnits {
-    pub segment: Segment,
-    pub units: Units,
-}
-
-/// Analyses every treatment × metric × segment against `control`.
-/// `overall` gives the unit counts for the SRM check; `weights` the
-/// configured split (arm, weight) when known.
+/// Analyses every treatment × metric × segment of a statistics table
+/// against `control`; `arms` lists the arms in report order and `weights`
+/// the configured split (arm, weight) for the SRM check, when known.
 pub fn analyze(
-    segments: &[SegmentUnits],
+    stats: &StatsTable,
     arms: &[String],
     control: &str,
     weights: Option<&[(String, f64)]>,
     opts: &LiftOptions,
 ) -> Result<LiftReport> {
-    let overall = segments
-        .iter()
-        .find(|s| s.segment.dimension == "all")
-        .or(segments.first());
-    let Some(overall) = overall else {
+    if stats.segments.is_empty() || stats.metrics.is_empty() {
         bail!("no units to analyze");
-    };
-    let mut counts = std::collections::BTreeMap::new();
-    for arm in &overall.units.arm {
-        *counts.entry(arm.clone()).or_insert(0u64) += 1;
     }
+    let counts = stats.overall_counts();
     for seen in counts.keys() {
         if !arms.iter().any(|a| a == seen) {
             bail!(
@@ -255,17 +244,10 @@ pub fn analyze(
         None => (None, None),
     };
     let mut results = Vec::new();
-    for seg in segments {
+    for seg in &stats.segments {
         for treatment in arms.iter().filter(|a| a.as_str() != control) {
-            for metric in &seg.units.metrics {
-                results.push(compare(
-                    &seg.units,
-                    metric,
-                    control,
-                    treatment,
-                    &seg.segment,
-                    opts,
-                ));
+            for (m, spec) in stats.metrics.iter().enumerate() {
+                results.push(compare(seg, m, spec, control, treatment, opts));
             }
         }
     }
@@ -312,47 +294,19 @@ fn adjust_family(results: &mut [LiftResult]) {
     }
 }
 
-fn values_of(
-    units: &Units,
-    metric: &Metric,
-    arm: &str,
-    cap: Option<(f64, f64)>,
-) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut v = Vec::new();
-    let mut d = Vec::new();
-    let mut x = Vec::new();
-    for i in 0..units.len() {
-        if units.arm[i] != arm {
-            continue;
-        }
-        let mut y = metric.values[i];
-        if let Some((lo, hi)) = cap {
-            y = y.clamp(lo, hi);
-        }
-        v.push(y);
-        if let Some(den) = &metric.denominators {
-            d.push(den[i]);
-        }
-        if let Some(cov) = &units.covariate {
-            x.push(cov[i]);
-        }
-    }
-    (v, d, x)
-}
-
 fn compare(
-    units: &Units,
-    metric: &Metric,
+    seg: &SegmentStats,
+    m: usize,
+    spec: &MetricSpec,
     control: &str,
     treatment: &str,
-    segment: &Segment,
     opts: &LiftOptions,
 ) -> LiftResult {
     let mut r = LiftResult {
         treatment: treatment.to_string(),
-        metric: metric.name.clone(),
-        kind: metric.kind,
-        segment: segment.clone(),
+        metric: spec.name.clone(),
+        kind: spec.kind,
+        segment: seg.segment.clone(),
         control: None,
         treatment_arm: None,
         absolute: None,
@@ -367,16 +321,11 @@ fn compare(
         guardrail: None,
         error: None,
     };
-    let cap = match (opts.cap, metric.kind) {
-        (Some(c), MetricKind::Mean) => Some(c.bounds(&metric.values)),
-        _ => None,
-    };
-    let (vc, dc, xc) = values_of(units, metric, control, cap);
-    let (vt, dt, xt) = values_of(units, metric, treatment, cap);
-    if vc.is_empty() || vt.is_empty() {
+    let (mc, mt) = (seg.get(control, m), seg.get(treatment, m));
+    if mc.n == 0.0 || mt.n == 0.0 {
         r.error = Some(format!(
             "no units in {} for this segment",
-            if vc.is_empty() {
+            if mc.n == 0.0 {
                 "the control"
             } else {
                 "the treatment"
@@ -384,23 +333,17 @@ fn compare(
         ));
         return r;
     }
-    let summaries = match metric.kind {
-        MetricKind::Mean => {
-            stats::summarize_pair(&SampleMean::from_values(&vc), &SampleMean::from_values(&vt))
-        }
+    let summaries = match spec.kind {
+        MetricKind::Mean => stats::summarize_pair(&mc.sample_mean(), &mt.sample_mean()),
         MetricKind::Proportion => {
-            let pc = proportion(&vc);
-            let pt = proportion(&vt);
+            let (pc, pt) = (mc.proportion(), mt.proportion());
             r.proportions = two_proportion_test(&pc, &pt, opts.alpha).ok();
-            if let Some((threshold, messages)) = &metric.guardrail {
-                r.guardrail = guardrail(units, metric, messages, treatment, *threshold, opts.alpha);
+            if let Some(threshold) = spec.guardrail {
+                r.guardrail = guardrail(&mt, threshold, opts.alpha);
             }
             stats::summarize_pair(&pc, &pt)
         }
-        MetricKind::Ratio => match (Ratio::from_values(&vc, &dc), Ratio::from_values(&vt, &dt)) {
-            (Ok(c), Ok(t)) => stats::summarize_pair(&c, &t),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        },
+        MetricKind::Ratio => stats::summarize_pair(&mc.ratio(), &mt.ratio()),
     };
     let (c, t) = match summaries {
         Ok(pair) => pair,
@@ -436,8 +379,8 @@ fn compare(
         Ok(x) => r.bayesian = Some(x),
         Err(e) => note("bayesian", e),
     }
-    if opts.cuped && metric.kind == MetricKind::Mean && !xc.is_empty() {
-        match cuped(&vc, &xc, &vt, &xt, opts.alpha) {
+    if opts.cuped && spec.kind == MetricKind::Mean && spec.covariate {
+        match cuped(&mc, &mt, opts.alpha) {
             Ok(x) => r.cuped = Some(x),
             Err(e) => note("cuped", e),
         }
@@ -463,19 +406,9 @@ fn compare(
     r
 }
 
-fn guardrail(
-    units: &Units,
-    metric: &Metric,
-    messages: &[f64],
-    treatment: &str,
-    threshold: f64,
-    alpha: f64,
-) -> Option<Guardrail> {
-    let (mut events, mut sent) = (0.0, 0.0);
-    for i in (0..units.len()).filter(|&i| units.arm[i] == treatment) {
-        events += metric.values[i];
-        sent += messages[i];
-    }
+/// The treatment's events per message sent, against the threshold.
+fn guardrail(treatment: &Moments, threshold: f64, alpha: f64) -> Option<Guardrail> {
+    let (events, sent) = (treatment.sum, treatment.sum_messages);
     if sent <= 0.0 {
         return None;
     }
@@ -494,21 +427,12 @@ fn guardrail(
     })
 }
 
-fn proportion(values: &[f64]) -> Proportion {
-    let outcomes: Vec<bool> = values.iter().map(|v| *v > 0.0).collect();
-    Proportion::from_outcomes(&outcomes)
-}
-
 fn cuped(
-    vc: &[f64],
-    xc: &[f64],
-    vt: &[f64],
-    xt: &[f64],
+    control: &Moments,
+    treatment: &Moments,
     alpha: f64,
 ) -> Result<CupedResult, stats::StatsError> {
-    let rc = RegressionAdjusted::from_values(vc, xc)?;
-    let rt = RegressionAdjusted::from_values(vt, xt)?;
-    let adj = cuped_adjust(&rc, &rt)?;
+    let adj = cuped_adjust(&control.regression(), &treatment.regression())?;
     Ok(CupedResult {
         theta: adj.theta,
         adjusted: adj.adjusted,
@@ -517,24 +441,26 @@ fn cuped(
     })
 }
 
-/// Splits units by their segment value, in sorted order of values.
-pub fn split_segments(dimension: &str, units: Units, values: &[String]) -> Vec<SegmentUnits> {
-    let mut distinct: Vec<&String> = values.iter().collect();
-    distinct.sort();
-    distinct.dedup();
-    distinct
-        .into_iter()
-        .map(|v| {
-            let keep: Vec<usize> = (0..units.len()).filter(|&i| &values[i] == v).collect();
-            SegmentUnits {
-                segment: Segment {
-                    dimension: dimension.to_string(),
-                    value: v.clone(),
-                },
-                units: units.subset(&keep),
-            }
-        })
-        .collect()
+/// The configured arms in order, with their weights.
+fn config_arms(config: &crate::config::FlowConfig) -> (Vec<String>, Vec<(String, f64)>) {
+    let arms = config.arms.iter().map(|a| a.name.clone()).collect();
+    let weights = config
+        .arms
+        .iter()
+        .map(|a| (a.name.clone(), a.weight))
+        .collect();
+    (arms, weights)
+}
+
+/// Carts mode: the statistics table of a carts table, customers as units,
+/// overall and within each `segment_by` column.
+pub fn carts_stats(
+    carts: &polars::prelude::DataFrame,
+    config: &crate::config::FlowConfig,
+    segment_by: &[String],
+    opts: &LiftOptions,
+) -> Result<StatsTable> {
+    units::carts_stats(carts, config, segment_by, opts.cap)
 }
 
 /// Carts mode: customers as units, overall and within each `segment_by` column.
@@ -544,32 +470,40 @@ pub fn analyze_carts(
     segment_by: &[String],
     opts: &LiftOptions,
 ) -> Result<LiftReport> {
-    let mut segments = Vec::new();
-    let (overall, _) = units::customer_units(carts, config, None)?;
-    segments.push(SegmentUnits {
-        segment: Segment {
-            dimension: "all".into(),
-            value: "all".into(),
-        },
-        units: overall,
-    });
-    for dim in segment_by {
-        let (u, values) = units::customer_units(carts, config, Some(dim))?;
-        segments.extend(split_segments(dim, u, &values));
+    let stats = carts_stats(carts, config, segment_by, opts)?;
+    analyze_config(&stats, config, opts)
+}
+
+/// A carts-mode statistics table against the flow's arms and holdout.
+pub fn analyze_config(
+    stats: &StatsTable,
+    config: &crate::config::FlowConfig,
+    opts: &LiftOptions,
+) -> Result<LiftReport> {
+    let (arms, weights) = config_arms(config);
+    analyze(stats, &arms, &config.holdout().name, Some(&weights), opts)
+}
+
+/// Stats mode: a statistics table computed elsewhere (`cartlift sql`, or
+/// `lift --write-stats`), possibly in pieces, analysed against the flow.
+/// Caps cannot be applied after the reduction; they are rejected here.
+pub fn run_stats(
+    path: &std::path::Path,
+    config: &crate::config::FlowConfig,
+    segment_by: &[String],
+    opts: &LiftOptions,
+) -> Result<(StatsTable, LiftReport)> {
+    if opts.cap.is_some() {
+        bail!(
+            "--cap cannot apply to a statistics table: winsorizing needs the per-unit values, \
+             so it has to happen where the units are reduced (e.g. in the SQL)"
+        );
     }
-    let arms: Vec<String> = config.arms.iter().map(|a| a.name.clone()).collect();
-    let weights: Vec<(String, f64)> = config
-        .arms
-        .iter()
-        .map(|a| (a.name.clone(), a.weight))
-        .collect();
-    analyze(
-        &segments,
-        &arms,
-        &config.holdout().name,
-        Some(&weights),
-        opts,
-    )
+    let stats = StatsTable::read(path, segment_by, &units::CARTS_METRICS, |name| {
+        units::carts_guardrail(config, name)
+    })?;
+    let report = analyze_config(&stats, config, opts)?;
+    Ok((stats, report))
 }
 
 /// A carts table (Parquet with `entry_id`), or events reconstructed on the fly.
@@ -607,7 +541,7 @@ pub fn run_table(
     segment_by: &[String],
     covariate: Option<&str>,
     opts: &LiftOptions,
-) -> Result<LiftReport> {
+) -> Result<(StatsTable, LiftReport)> {
     use polars::prelude::*;
     let shown = path.display().to_string();
     let name = shown.to_ascii_lowercase();
@@ -624,22 +558,16 @@ pub fn run_table(
             .map_err(|e| anyhow::anyhow!("{shown}: not a readable CSV file: {e}"))?
     };
     let all = units::table_units(&df, arm_col, metrics, covariate, &shown)?;
-    let mut arms: Vec<String> = all.arm.clone();
-    arms.sort();
-    arms.dedup();
-    if !arms.iter().any(|a| a == control) {
+    if !all.arm.iter().any(|a| a == control) {
+        let mut arms: Vec<String> = all.arm.clone();
+        arms.sort();
+        arms.dedup();
         bail!(
             "--control {control}: no unit has this arm in column `{arm_col}` (arms found: {})",
             arms.join(", ")
         );
     }
-    let mut segments = vec![SegmentUnits {
-        segment: Segment {
-            dimension: "all".into(),
-            value: "all".into(),
-        },
-        units: all.clone(),
-    }];
+    let mut dims = Vec::new();
     for dim in segment_by {
         let col = df
             .column(dim)
@@ -650,10 +578,12 @@ pub fn run_table(
             .iter()
             .map(|v| v.unwrap_or("unknown").to_string())
             .collect();
-        segments.extend(split_segments(dim, all.clone(), &values));
+        dims.push((dim.clone(), values));
     }
+    let (stats, arms) = units::table_stats(&all, &dims, opts.cap);
     // An exported table does not say how it was split, so no SRM check here.
-    analyze(&segments, &arms, control, None, opts)
+    let report = analyze(&stats, &arms, control, None, opts)?;
+    Ok((stats, report))
 }
 
 /// The holdout's baseline, for power planning.
@@ -671,25 +601,22 @@ pub fn baseline(
     carts: &polars::prelude::DataFrame,
     config: &crate::config::FlowConfig,
 ) -> Result<Baseline> {
-    let (units, _) = units::customer_units(carts, config, None)?;
+    let stats = units::carts_stats(carts, config, &[], None)?;
     let control = &config.holdout().name;
-    let rows: Vec<usize> = (0..units.len())
-        .filter(|&i| &units.arm[i] == control)
-        .collect();
-    if rows.len() < 2 {
+    let overall = &stats.segments[0];
+    let metric = |name: &str| stats.metric(name).expect("carts metrics");
+    let held = overall.get(control, metric("revenue_per_recipient"));
+    if held.n < 2.0 {
         bail!("the holdout `{control}` has fewer than 2 customers; no baseline to plan from");
     }
-    let held = units.subset(&rows);
-    let metric = |name: &str| {
-        held.metrics
-            .iter()
-            .find(|m| m.name == name)
-            .expect("carts metrics")
-    };
-    let revenue = SampleMean::from_values(&metric("revenue_per_recipient").values);
-    let conv = metric("conversion_rate");
-    let conversions: f64 = conv.values.iter().sum();
-    let entries: f64 = conv.denominators.as_ref().map_or(0.0, |d| d.iter().sum());
+    let revenue = held.sample_mean();
+    let conv = overall.get(control, metric("conversion_rate"));
+    let (conversions, entries) = (conv.sum, conv.sum_den);
+    let customers: f64 = overall
+        .arms
+        .values()
+        .map(|v| v.first().map_or(0.0, |m| m.n))
+        .sum();
     let entered = carts
         .column(crate::flow::carts::ENTERED_AT)?
         .cast(&polars::prelude::DataType::Int64)?;
@@ -709,6 +636,6 @@ pub fn baseline(
         } else {
             0.0
         },
-        daily_customers: units.len() as f64 / span_days.max(1.0),
+        daily_customers: customers / span_days.max(1.0),
     })
 }

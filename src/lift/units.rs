@@ -1,10 +1,13 @@
-//! The DataFrame world reduced to randomization units: one row per customer
-//! (per segment value), with the metric values the statistics need.
+//! The DataFrame world reduced to randomization units and, in the same pass,
+//! to the sufficient-statistics table (`sufficient`).
 //!
-//! Carts mode: entries are grouped by customer with Polars; every money
-//! metric comes from `metrics` so there is one definition of each. Table
-//! mode: an exported recipients table already has one row per unit.
+//! Carts mode: entries are grouped by customer (one counting sort, no
+//! DataFrame group-by per dimension); every money metric comes from
+//! `metrics` so there is one definition of each. Table mode: an exported
+//! recipients table already has one row per unit.
 
+use super::sufficient::{reduce, MetricSpec, StatsTable, Unit};
+use super::{Cap, Segment};
 use crate::config::FlowConfig;
 use crate::flow::carts as c;
 use crate::metrics::net_contribution;
@@ -23,19 +26,15 @@ pub enum MetricKind {
     Ratio,
 }
 
+/// One outcome column of an exported recipients table.
 #[derive(Debug, Clone)]
 pub struct Metric {
     pub name: String,
     pub kind: MetricKind,
     pub values: Vec<f64>,
-    /// Denominators for ratio metrics.
-    pub denominators: Option<Vec<f64>>,
-    /// Guardrail: the threshold on the treatment's rate per message, and
-    /// each unit's messages sent (the rate's denominator).
-    pub guardrail: Option<(f64, Vec<f64>)>,
 }
 
-/// One row per unit (per segment value when segmented).
+/// Table mode: one row per randomized unit.
 #[derive(Debug, Clone)]
 pub struct Units {
     pub arm: Vec<String>,
@@ -52,26 +51,76 @@ impl Units {
     pub fn is_empty(&self) -> bool {
         self.arm.is_empty()
     }
+}
 
-    /// The units at these row positions.
-    pub fn subset(&self, rows: &[usize]) -> Units {
-        let pick = |v: &Vec<f64>| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-        Units {
-            arm: rows.iter().map(|&i| self.arm[i].clone()).collect(),
-            metrics: self
-                .metrics
+/// Table mode reduced: each row is a unit overall and in its value of each
+/// segment dimension (`dims`: name and the value of every row). Arms are
+/// the distinct values, sorted.
+pub fn table_stats(
+    units: &Units,
+    dims: &[(String, Vec<String>)],
+    cap: Option<Cap>,
+) -> (StatsTable, Vec<String>) {
+    let mut arms: Vec<String> = units.arm.clone();
+    arms.sort();
+    arms.dedup();
+    let arm_of: Vec<usize> = units
+        .arm
+        .iter()
+        .map(|a| arms.binary_search(a).expect("arm listed"))
+        .collect();
+    let mut segments = vec![Segment {
+        dimension: "all".into(),
+        value: "all".into(),
+    }];
+    let mut segment_of: Vec<Vec<usize>> = Vec::new();
+    for (dim, values) in dims {
+        let mut distinct: Vec<&String> = values.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        let base = segments.len();
+        segments.extend(distinct.iter().map(|v| Segment {
+            dimension: dim.clone(),
+            value: (*v).clone(),
+        }));
+        segment_of.push(
+            values
                 .iter()
-                .map(|m| Metric {
-                    name: m.name.clone(),
-                    kind: m.kind,
-                    values: pick(&m.values),
-                    denominators: m.denominators.as_ref().map(pick),
-                    guardrail: m.guardrail.as_ref().map(|(t, d)| (*t, pick(d))),
-                })
+                .map(|v| base + distinct.binary_search(&v).expect("value listed"))
                 .collect(),
-            covariate: self.covariate.as_ref().map(pick),
-        }
+        );
     }
+    let has_cov = units.covariate.is_some();
+    let specs = units
+        .metrics
+        .iter()
+        .map(|m| MetricSpec {
+            name: m.name.clone(),
+            kind: m.kind,
+            covariate: has_cov && m.kind == MetricKind::Mean,
+            guardrail: None,
+        })
+        .collect();
+    let visit = |emit: &mut dyn FnMut(usize, usize, &Unit)| {
+        let mut values = vec![0.0; units.metrics.len()];
+        for i in 0..units.len() {
+            for (v, m) in values.iter_mut().zip(&units.metrics) {
+                *v = m.values[i];
+            }
+            let unit = Unit {
+                values: &values,
+                den: 0.0,
+                cov: units.covariate.as_ref().map_or(0.0, |c| c[i]),
+                messages: 0.0,
+            };
+            emit(0, arm_of[i], &unit);
+            for seg in &segment_of {
+                emit(seg[i], arm_of[i], &unit);
+            }
+        }
+    };
+    let table = reduce(specs, segments, &arms, cap, visit);
+    (table, arms)
 }
 
 /// Adds the per-entry net contribution (one definition: `metrics`).
@@ -97,73 +146,113 @@ pub fn with_net_contribution(carts: &DataFrame, config: &FlowConfig) -> Result<D
     Ok(df)
 }
 
-/// Customers as units, within each value of `segment` (or overall when `None`).
-/// Returns the segment value of each unit alongside.
-pub fn customer_units(
+/// The carts-mode metrics, in report order.
+pub const CARTS_METRICS: [&str; 6] = [
+    "conversion_rate",
+    "revenue_per_recipient",
+    "net_contribution_per_recipient",
+    "orders_per_recipient",
+    "unsubscribe_rate",
+    "complaint_rate",
+];
+
+/// The carts-mode metric definitions (guardrail thresholds from the config).
+pub fn carts_metrics(config: &FlowConfig) -> Vec<MetricSpec> {
+    let g = &config.guardrails;
+    let spec = |name: &str, kind, guardrail| MetricSpec {
+        name: name.to_string(),
+        kind,
+        covariate: kind == MetricKind::Mean,
+        guardrail,
+    };
+    vec![
+        spec(CARTS_METRICS[0], MetricKind::Ratio, None),
+        spec(CARTS_METRICS[1], MetricKind::Mean, None),
+        spec(CARTS_METRICS[2], MetricKind::Mean, None),
+        spec(CARTS_METRICS[3], MetricKind::Mean, None),
+        spec(
+            CARTS_METRICS[4],
+            MetricKind::Proportion,
+            Some(g.max_unsubscribe_rate),
+        ),
+        spec(
+            CARTS_METRICS[5],
+            MetricKind::Proportion,
+            Some(g.max_complaint_rate),
+        ),
+    ]
+}
+
+/// A guardrail metric's threshold by name.
+pub fn carts_guardrail(config: &FlowConfig, name: &str) -> Option<f64> {
+    carts_metrics(config)
+        .into_iter()
+        .find(|m| m.name == name)
+        .and_then(|m| m.guardrail)
+}
+
+/// One unit's running sums over its entries.
+#[derive(Clone, Copy)]
+struct Acc {
+    arm: u32,
+    segment: u32,
+    entries: f64,
+    conversions: f64,
+    revenue: f64,
+    net: f64,
+    unsubscribed: f64,
+    complained: f64,
+    messages: f64,
+    prior: f64,
+}
+
+/// Carts mode in one pass: each customer is a unit, overall and within each
+/// value of each `segment_by` column (a customer with carts in two bands is a
+/// unit in each). Per unit: entries, converted entries, revenue and net
+/// contribution summed, unsubscribed/complained as 0/1, messages sent, and
+/// the pre-period spend as CUPED covariate. Every money metric comes from
+/// `metrics`, so there is one definition of each.
+pub fn carts_stats(
     carts: &DataFrame,
     config: &FlowConfig,
-    segment: Option<&str>,
-) -> Result<(Units, Vec<String>)> {
-    for required in [c::CUSTOMER_ID, c::ARM, c::CONVERTED, c::REVENUE] {
+    segment_by: &[String],
+    cap: Option<Cap>,
+) -> Result<StatsTable> {
+    for required in [
+        c::CUSTOMER_ID,
+        c::ARM,
+        c::CONVERTED,
+        c::REVENUE,
+        c::DISCOUNT,
+        c::CANCELLED,
+        c::MESSAGE_COST,
+        c::UNSUBSCRIBED,
+        c::COMPLAINED,
+        c::MESSAGES_SENT,
+        c::CUSTOMER_PRIOR_SPEND,
+    ] {
         if carts.column(required).is_err() {
             bail!("the carts table has no column `{required}`; expected the output of `cartlift paths`");
         }
     }
-    if let Some(seg) = segment {
+    let names = || {
+        carts
+            .get_column_names()
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for seg in segment_by {
         if carts.column(seg).is_err() {
             bail!(
                 "--segment-by {seg}: the carts table has no such column; expected one of {}",
-                carts
-                    .get_column_names()
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names()
             );
         }
     }
-    let df = with_net_contribution(carts, config)?;
-    let seg_expr = match segment {
-        Some(s) => col(s)
-            .cast(DataType::String)
-            .fill_null(lit("unknown"))
-            .alias("segment"),
-        None => lit("all").alias("segment"),
-    };
-    let grouped = df
-        .lazy()
-        .with_column(seg_expr)
-        .group_by([col(c::CUSTOMER_ID), col(c::ARM), col("segment")])
-        .agg([
-            len().cast(DataType::Float64).alias("entries"),
-            col(c::CONVERTED)
-                .cast(DataType::Float64)
-                .sum()
-                .alias("conversions"),
-            col(c::REVENUE).sum().alias("revenue"),
-            col("net_contribution").sum().alias("net_contribution"),
-            col(c::UNSUBSCRIBED)
-                .cast(DataType::Float64)
-                .max()
-                .alias("unsubscribed"),
-            col(c::COMPLAINED)
-                .cast(DataType::Float64)
-                .max()
-                .alias("complained"),
-            col(c::MESSAGES_SENT)
-                .cast(DataType::Float64)
-                .sum()
-                .alias("messages"),
-            col(c::CUSTOMER_PRIOR_SPEND).first().alias("prior_spend"),
-        ])
-        .sort(
-            ["segment", c::CUSTOMER_ID],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .collect()
-        .map_err(|e| anyhow::anyhow!("grouping entries by customer: {e}"))?;
-    let f = |name: &str| -> Result<Vec<f64>> {
-        Ok(grouped
+    let f64s = |name: &str| -> Result<Vec<f64>> {
+        Ok(carts
             .column(name)?
             .cast(&DataType::Float64)?
             .f64()?
@@ -171,68 +260,188 @@ pub fn customer_units(
             .map(|v| v.unwrap_or(0.0))
             .collect())
     };
-    let s = |name: &str| -> Result<Vec<String>> {
-        Ok(grouped
+    let bools = |name: &str| -> Result<Vec<bool>> {
+        Ok(carts
             .column(name)?
-            .str()?
+            .cast(&DataType::Boolean)?
+            .bool()?
             .iter()
-            .map(|v| v.unwrap_or_default().to_string())
+            .map(|v| v.unwrap_or(false))
             .collect())
     };
-    let entries = f("entries")?;
-    let conversions = f("conversions")?;
-    let g = &config.guardrails;
-    let messages = f("messages")?;
-    let metrics = vec![
-        Metric {
-            name: "conversion_rate".into(),
-            kind: MetricKind::Ratio,
-            values: conversions.clone(),
-            denominators: Some(entries),
-            guardrail: None,
-        },
-        Metric {
-            name: "revenue_per_recipient".into(),
-            kind: MetricKind::Mean,
-            values: f("revenue")?,
-            denominators: None,
-            guardrail: None,
-        },
-        Metric {
-            name: "net_contribution_per_recipient".into(),
-            kind: MetricKind::Mean,
-            values: f("net_contribution")?,
-            denominators: None,
-            guardrail: None,
-        },
-        Metric {
-            name: "orders_per_recipient".into(),
-            kind: MetricKind::Mean,
-            values: conversions,
-            denominators: None,
-            guardrail: None,
-        },
-        Metric {
-            name: "unsubscribe_rate".into(),
-            kind: MetricKind::Proportion,
-            values: f("unsubscribed")?,
-            denominators: None,
-            guardrail: Some((g.max_unsubscribe_rate, messages.clone())),
-        },
-        Metric {
-            name: "complaint_rate".into(),
-            kind: MetricKind::Proportion,
-            values: f("complained")?,
-            denominators: None,
-            guardrail: Some((g.max_complaint_rate, messages)),
-        },
-    ];
-    let units = Units {
-        arm: s(c::ARM)?,
-        metrics,
-        covariate: Some(f("prior_spend")?),
+    let height = carts.height();
+    let revenue = f64s(c::REVENUE)?;
+    let discount = f64s(c::DISCOUNT)?;
+    let cost = f64s(c::MESSAGE_COST)?;
+    let messages = f64s(c::MESSAGES_SENT)?;
+    let prior = f64s(c::CUSTOMER_PRIOR_SPEND)?;
+    let converted = bools(c::CONVERTED)?;
+    let cancelled = bools(c::CANCELLED)?;
+    let unsubscribed = bools(c::UNSUBSCRIBED)?;
+    let complained = bools(c::COMPLAINED)?;
+
+    // Customers, in order of first appearance; entries grouped by customer
+    // keeping their order (a counting sort).
+    let customer_col = carts.column(c::CUSTOMER_ID)?.cast(&DataType::String)?;
+    let customer_col = customer_col.str()?;
+    let mut customer_of = Vec::with_capacity(height);
+    {
+        let mut index: rustc_hash::FxHashMap<&str, u32> = Default::default();
+        for v in customer_col.iter() {
+            let next = index.len() as u32;
+            customer_of.push(*index.entry(v.unwrap_or("")).or_insert(next));
+        }
+    }
+    let n_customers = customer_of
+        .iter()
+        .map(|&c| c as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut start = vec![0u32; n_customers + 1];
+    for &c in &customer_of {
+        start[c as usize + 1] += 1;
+    }
+    for i in 0..n_customers {
+        start[i + 1] += start[i];
+    }
+    let mut order = vec![0u32; height];
+    {
+        let mut fill = start.clone();
+        for (row, &c) in customer_of.iter().enumerate() {
+            order[fill[c as usize] as usize] = row as u32;
+            fill[c as usize] += 1;
+        }
+    }
+
+    // Arms: the configured ones, then any the data has that the config lacks
+    // (analysis rejects those with a message naming them).
+    let mut arms: Vec<String> = config.arms.iter().map(|a| a.name.clone()).collect();
+    let arm_col = carts.column(c::ARM)?.cast(&DataType::String)?;
+    let arm_of: Vec<u32> = arm_col
+        .str()?
+        .iter()
+        .map(|a| {
+            let a = a.unwrap_or("");
+            match arms.iter().position(|x| x == a) {
+                Some(i) => i as u32,
+                None => {
+                    arms.push(a.to_string());
+                    (arms.len() - 1) as u32
+                }
+            }
+        })
+        .collect();
+
+    // Segments: the overall one, then each dimension's values sorted.
+    let mut segments = vec![Segment {
+        dimension: "all".into(),
+        value: "all".into(),
+    }];
+    let mut segment_of: Vec<Vec<u32>> = Vec::new();
+    for dim in segment_by {
+        let col = carts.column(dim)?.cast(&DataType::String)?;
+        let col = col.str()?;
+        let mut local: rustc_hash::FxHashMap<&str, u32> = Default::default();
+        let raw: Vec<u32> = col
+            .iter()
+            .map(|v| {
+                let next = local.len() as u32;
+                *local.entry(v.unwrap_or("unknown")).or_insert(next)
+            })
+            .collect();
+        let mut values: Vec<(&str, u32)> = local.into_iter().collect();
+        values.sort();
+        let mut remap = vec![0u32; values.len()];
+        let base = segments.len() as u32;
+        for (pos, (value, id)) in values.iter().enumerate() {
+            remap[*id as usize] = base + pos as u32;
+            segments.push(Segment {
+                dimension: dim.clone(),
+                value: value.to_string(),
+            });
+        }
+        segment_of.push(raw.into_iter().map(|r| remap[r as usize]).collect());
+    }
+
+    let margin = &config.margin;
+    let net: Vec<f64> = (0..height)
+        .map(|i| {
+            net_contribution(
+                margin,
+                revenue[i],
+                discount[i],
+                converted[i] && !cancelled[i],
+                cost[i],
+            )
+        })
+        .collect();
+    let visit = |emit: &mut dyn FnMut(usize, usize, &Unit)| {
+        let mut units: Vec<Acc> = Vec::new();
+        for cust in 0..n_customers {
+            let rows = &order[start[cust] as usize..start[cust + 1] as usize];
+            units.clear();
+            for &row in rows {
+                let i = row as usize;
+                let arm = arm_of[i];
+                let segs = std::iter::once(0u32).chain(segment_of.iter().map(|s| s[i]));
+                for segment in segs {
+                    let acc = match units
+                        .iter_mut()
+                        .position(|u| u.arm == arm && u.segment == segment)
+                    {
+                        Some(k) => &mut units[k],
+                        None => {
+                            units.push(Acc {
+                                arm,
+                                segment,
+                                entries: 0.0,
+                                conversions: 0.0,
+                                revenue: 0.0,
+                                net: 0.0,
+                                unsubscribed: 0.0,
+                                complained: 0.0,
+                                messages: 0.0,
+                                prior: prior[i],
+                            });
+                            units.last_mut().expect("just pushed")
+                        }
+                    };
+                    acc.entries += 1.0;
+                    acc.conversions += f64::from(u8::from(converted[i]));
+                    acc.revenue += revenue[i];
+                    acc.net += net[i];
+                    if unsubscribed[i] {
+                        acc.unsubscribed = 1.0;
+                    }
+                    if complained[i] {
+                        acc.complained = 1.0;
+                    }
+                    acc.messages += messages[i];
+                }
+            }
+            for u in &units {
+                let values = [
+                    u.conversions,
+                    u.revenue,
+                    u.net,
+                    u.conversions,
+                    u.unsubscribed,
+                    u.complained,
+                ];
+                emit(
+                    u.segment as usize,
+                    u.arm as usize,
+                    &Unit {
+                        values: &values,
+                        den: u.entries,
+                        cov: u.prior,
+                        messages: u.messages,
+                    },
+                );
+            }
+        }
     };
-    Ok((units, s("segment")?))
+    Ok(reduce(carts_metrics(config), segments, &arms, cap, visit))
 }
 
 /// Table mode: one row per randomized unit with outcome columns.
@@ -264,8 +473,6 @@ pub fn table_units(
                 MetricKind::Mean
             },
             values,
-            denominators: None,
-            guardrail: None,
         });
     }
     let covariate = covariate

@@ -178,11 +178,16 @@ pub fn run(inputs: &[PathBuf], config: &FlowConfig, out: &Path) -> Result<Summar
 pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let stamp = stamp::stamp(job.inputs, job.config, job.config_text)?;
-    let (table, ingest_report) = ingest_events(job.inputs, out)?;
-    let mut tables = flow::reconstruct(&table, job.config)?;
+    use crate::progress::stage;
+    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, out))?;
+    let mut tables = stage("reconstruct flow entries", || {
+        flow::reconstruct(&table, job.config)
+    })?;
     flow::write_table(&mut tables.carts, &out.join("carts.parquet"))?;
     flow::write_table(&mut tables.touches, &out.join("touches.parquet"))?;
-    let summary = summarize(&table, tables, ingest_report, job.config, stamp)?;
+    let summary = stage("lift, attribution, policy", || {
+        summarize(&table, tables, ingest_report, job.config, stamp)
+    })?;
     write_json(&out.join("lift.json"), &summary.lift)?;
     write_json(&out.join("audit.json"), &summary.audit)?;
     write_json(&out.join("summary.json"), &summary)?;
@@ -192,7 +197,7 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
         (None, None) => job.config.to_toml()?,
     };
     write_text(&out.join("recommended_flow.toml"), &recommended)?;
-    page::write_report(&summary, out)?;
+    stage("charts and page", || page::write_report(&summary, out))?;
     Ok(summary)
 }
 

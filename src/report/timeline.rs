@@ -5,7 +5,7 @@
 
 use crate::config::FlowConfig;
 use crate::flow::carts as c;
-use crate::lift::units::{self, Units};
+use crate::lift::{units, StatsTable};
 use crate::stats::{self, EffectScale, Interval, SampleMean};
 use anyhow::Result;
 use polars::prelude::*;
@@ -70,10 +70,10 @@ pub fn cumulative(
     for day in distinct {
         let mask: BooleanChunked = days.iter().map(|d| d.is_some_and(|d| d <= day)).collect();
         let upto = carts.filter(&mask)?;
-        let (units, _) = units::customer_units(&upto, config, None)?;
+        let stats = units::carts_stats(&upto, config, &[], None)?;
         for line in &mut lines {
             let arms = (control.as_str(), line.treatment.as_str());
-            let mut p = point(&units, arms, alpha, planned_units);
+            let mut p = point(&stats, arms, alpha, planned_units);
             p.date = date_of(day);
             p.entries = upto.height() as u64;
             line.points.push(p);
@@ -100,19 +100,19 @@ fn date_of(day: i64) -> String {
 }
 
 /// The revenue comparison on the units so far; `arms` is (control, treatment).
-fn point(units: &Units, arms: (&str, &str), alpha: f64, planned: f64) -> TimelinePoint {
-    let (vc, vt) = (revenue_of(units, arms.0), revenue_of(units, arms.1));
+fn point(stats: &StatsTable, arms: (&str, &str), alpha: f64, planned: f64) -> TimelinePoint {
+    let (vc, vt) = (revenue_of(stats, arms.0), revenue_of(stats, arms.1));
     let mut p = TimelinePoint {
         date: String::new(),
         entries: 0,
-        recipients: vt.len() as u64,
-        holdout: vc.len() as u64,
+        recipients: vt.n as u64,
+        holdout: vc.n as u64,
         incremental_revenue: None,
         sequential_ci: None,
         error: None,
     };
-    let n = vt.len() as f64;
-    let test = stats::summarize_pair(&SampleMean::from_values(&vc), &SampleMean::from_values(&vt))
+    let n = vt.n;
+    let test = stats::summarize_pair(&vc, &vt)
         .and_then(|(c, t)| stats::sequential_test(&c, &t, EffectScale::Absolute, alpha, planned));
     match test {
         Ok(r) => {
@@ -127,14 +127,12 @@ fn point(units: &Units, arms: (&str, &str), alpha: f64, planned: f64) -> Timelin
     p
 }
 
-fn revenue_of(units: &Units, arm: &str) -> Vec<f64> {
-    let Some(metric) = units.metrics.iter().find(|m| m.name == METRIC) else {
-        return Vec::new();
-    };
-    (0..units.len())
-        .filter(|&i| units.arm[i] == arm)
-        .map(|i| metric.values[i])
-        .collect()
+/// The arm's revenue per recipient sums over all units so far.
+fn revenue_of(stats: &StatsTable, arm: &str) -> SampleMean {
+    match (stats.metric(METRIC), stats.segments.first()) {
+        (Some(m), Some(overall)) => overall.get(arm, m).sample_mean(),
+        _ => SampleMean::default(),
+    }
 }
 
 #[cfg(test)]

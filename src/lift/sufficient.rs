@@ -1,0 +1,802 @@
+//! The sufficient-statistics table: per segment × arm × metric, the few sums
+//! every test in `stats` is computed from.
+//!
+//! Units (customers, or rows of an exported table) are reduced once into
+//! [`Moments`]; from then on nothing looks at a unit again. Moments add field
+//! by field, so a table computed in pieces (per partition, per day, by a
+//! warehouse running `cartlift sql`) merges exactly into the same table. The
+//! table's file form is documented in the README ("The statistics table").
+
+use super::units::MetricKind;
+use super::{Cap, Segment};
+use crate::stats::{Proportion, Ratio, RegressionAdjusted, SampleMean};
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One metric as the statistics see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSpec {
+    pub name: String,
+    pub kind: MetricKind,
+    /// Mean metrics with a pre-period covariate carry its sums (CUPED).
+    pub covariate: bool,
+    /// Guardrail metrics: the threshold on the treatment's rate per message;
+    /// they carry the units' messages sent.
+    pub guardrail: Option<f64>,
+}
+
+/// Sums over the units of one arm in one segment for one metric.
+///
+/// `y` is the unit's value (0/1 for proportions), `d` a ratio metric's
+/// denominator, `x` the pre-period covariate, `messages` the messages sent
+/// to the unit. Fields a metric does not use stay 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Moments {
+    pub n: f64,
+    pub sum: f64,
+    pub sum_sq: f64,
+    pub sum_den: f64,
+    pub sum_den_sq: f64,
+    pub sum_num_den: f64,
+    pub sum_cov: f64,
+    pub sum_cov_sq: f64,
+    pub sum_cov_num: f64,
+    pub sum_messages: f64,
+}
+
+impl Moments {
+    /// Add one unit.
+    pub fn push(&mut self, y: f64, den: f64, cov: f64, messages: f64) {
+        self.n += 1.0;
+        self.sum += y;
+        self.sum_sq += y * y;
+        self.sum_den += den;
+        self.sum_den_sq += den * den;
+        self.sum_num_den += y * den;
+        self.sum_cov += cov;
+        self.sum_cov_sq += cov * cov;
+        self.sum_cov_num += cov * y;
+        self.sum_messages += messages;
+    }
+
+    /// Add another partial aggregate of the same cell.
+    pub fn merge(&mut self, o: &Moments) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.sum_sq += o.sum_sq;
+        self.sum_den += o.sum_den;
+        self.sum_den_sq += o.sum_den_sq;
+        self.sum_num_den += o.sum_num_den;
+        self.sum_cov += o.sum_cov;
+        self.sum_cov_sq += o.sum_cov_sq;
+        self.sum_cov_num += o.sum_cov_num;
+        self.sum_messages += o.sum_messages;
+    }
+
+    pub fn sample_mean(&self) -> SampleMean {
+        SampleMean {
+            n: self.n,
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+        }
+    }
+
+    pub fn proportion(&self) -> Proportion {
+        Proportion {
+            n: self.n,
+            successes: self.sum,
+        }
+    }
+
+    pub fn ratio(&self) -> Ratio {
+        Ratio {
+            n: self.n,
+            sum_num: self.sum,
+            sum_num2: self.sum_sq,
+            sum_den: self.sum_den,
+            sum_den2: self.sum_den_sq,
+            sum_num_den: self.sum_num_den,
+        }
+    }
+
+    pub fn regression(&self) -> RegressionAdjusted {
+        RegressionAdjusted {
+            n: self.n,
+            sum_y: self.sum,
+            sum_y2: self.sum_sq,
+            sum_x: self.sum_cov,
+            sum_x2: self.sum_cov_sq,
+            sum_xy: self.sum_cov_num,
+        }
+    }
+}
+
+/// Every arm's moments in one segment, indexed like [`StatsTable::metrics`].
+#[derive(Debug, Clone)]
+pub struct SegmentStats {
+    pub segment: Segment,
+    pub arms: BTreeMap<String, Vec<Moments>>,
+}
+
+impl SegmentStats {
+    /// The arm's moments for metric `m` (all zero when the arm has no units here).
+    pub fn get(&self, arm: &str, m: usize) -> Moments {
+        self.arms
+            .get(arm)
+            .and_then(|v| v.get(m).copied())
+            .unwrap_or_default()
+    }
+}
+
+/// The whole reduction: the overall segment first, then each dimension's
+/// values in sorted order.
+#[derive(Debug, Clone)]
+pub struct StatsTable {
+    pub metrics: Vec<MetricSpec>,
+    pub segments: Vec<SegmentStats>,
+}
+
+/// One unit as it enters the reduction: a value per metric, the ratio
+/// denominator, the covariate and messages sent.
+pub struct Unit<'a> {
+    pub values: &'a [f64],
+    pub den: f64,
+    pub cov: f64,
+    pub messages: f64,
+}
+
+/// Reduces units to a [`StatsTable`]. `visit` calls its argument once per
+/// unit with (segment index, arm index, unit); it is called twice when a
+/// quantile cap needs the pooled values first.
+pub fn reduce<V>(
+    metrics: Vec<MetricSpec>,
+    segments: Vec<Segment>,
+    arms: &[String],
+    cap: Option<Cap>,
+    visit: V,
+) -> StatsTable
+where
+    V: Fn(&mut dyn FnMut(usize, usize, &Unit)),
+{
+    let nm = metrics.len();
+    let ns = segments.len();
+    // Winsorizing bounds per (segment, metric); mean metrics only.
+    let mut bounds = vec![(f64::NEG_INFINITY, f64::INFINITY); ns * nm];
+    if let Some(cap) = cap {
+        let means: Vec<usize> = (0..nm)
+            .filter(|&m| metrics[m].kind == MetricKind::Mean)
+            .collect();
+        match cap {
+            Cap::Values { .. } => {
+                for s in 0..ns {
+                    for &m in &means {
+                        bounds[s * nm + m] = cap.bounds(&[]);
+                    }
+                }
+            }
+            Cap::Quantiles { .. } => {
+                let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); ns * nm];
+                visit(&mut |s, _a, u| {
+                    for &m in &means {
+                        pooled[s * nm + m].push(u.values[m]);
+                    }
+                });
+                for s in 0..ns {
+                    for &m in &means {
+                        bounds[s * nm + m] = cap.bounds(&pooled[s * nm + m]);
+                    }
+                }
+            }
+        }
+    }
+    let na = arms.len();
+    let mut cells = vec![Moments::default(); ns * na * nm];
+    visit(&mut |s, a, u| {
+        let base = (s * na + a) * nm;
+        for (m, spec) in metrics.iter().enumerate() {
+            let mut y = u.values[m];
+            match spec.kind {
+                MetricKind::Mean => {
+                    let (lo, hi) = bounds[s * nm + m];
+                    y = y.clamp(lo, hi);
+                }
+                MetricKind::Proportion => y = if y > 0.0 { 1.0 } else { 0.0 },
+                MetricKind::Ratio => {}
+            }
+            let den = if spec.kind == MetricKind::Ratio {
+                u.den
+            } else {
+                0.0
+            };
+            let cov = if spec.covariate { u.cov } else { 0.0 };
+            let msg = if spec.guardrail.is_some() {
+                u.messages
+            } else {
+                0.0
+            };
+            cells[base + m].push(y, den, cov, msg);
+        }
+    });
+    let segments = segments
+        .into_iter()
+        .enumerate()
+        .map(|(s, segment)| {
+            let mut by_arm = BTreeMap::new();
+            for (a, arm) in arms.iter().enumerate() {
+                let base = (s * na + a) * nm;
+                let row = cells[base..base + nm].to_vec();
+                if row.iter().any(|c| c.n > 0.0) {
+                    by_arm.insert(arm.clone(), row);
+                }
+            }
+            SegmentStats {
+                segment,
+                arms: by_arm,
+            }
+        })
+        .collect();
+    StatsTable { metrics, segments }
+}
+
+/// The columns of the statistics table, in order.
+pub const COLUMNS: [&str; 15] = [
+    "dimension",
+    "segment",
+    "arm",
+    "metric",
+    "kind",
+    "n",
+    "sum",
+    "sum_sq",
+    "sum_den",
+    "sum_den_sq",
+    "sum_num_den",
+    "sum_cov",
+    "sum_cov_sq",
+    "sum_cov_num",
+    "sum_messages",
+];
+
+fn kind_name(k: MetricKind) -> &'static str {
+    match k {
+        MetricKind::Mean => "mean",
+        MetricKind::Proportion => "proportion",
+        MetricKind::Ratio => "ratio",
+    }
+}
+
+impl StatsTable {
+    /// Units per arm in the overall segment (the first metric's n).
+    pub fn overall_counts(&self) -> BTreeMap<String, u64> {
+        let overall = self
+            .segments
+            .iter()
+            .find(|s| s.segment.dimension == "all")
+            .or(self.segments.first());
+        overall
+            .map(|s| {
+                s.arms
+                    .iter()
+                    .map(|(arm, v)| (arm.clone(), v.first().map_or(0.0, |m| m.n) as u64))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The position of a metric by name.
+    pub fn metric(&self, name: &str) -> Option<usize> {
+        self.metrics.iter().position(|m| m.name == name)
+    }
+
+    /// Writes the table as CSV (or Parquet when the path ends in `.parquet`).
+    /// Numbers are written in their shortest exact form, so reading the file
+    /// back gives the same sums bit for bit.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let rows = self.rows();
+        let is_parquet = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+        if is_parquet {
+            use polars::prelude::*;
+            let text = |i: usize| -> Column {
+                Column::new(
+                    COLUMNS[i].into(),
+                    rows.iter().map(|r| r.0[i].clone()).collect::<Vec<String>>(),
+                )
+            };
+            let num = |j: usize| -> Column {
+                Column::new(
+                    COLUMNS[5 + j].into(),
+                    rows.iter().map(|r| r.1[j]).collect::<Vec<Option<f64>>>(),
+                )
+            };
+            let mut columns: Vec<Column> = (0..5).map(text).collect();
+            columns.extend((0..10).map(num));
+            let mut df = DataFrame::new_infer_height(columns)
+                .map_err(|e| anyhow!("building the statistics table: {e}"))?;
+            let f = std::fs::File::create(path)
+                .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
+            ParquetWriter::new(f)
+                .finish(&mut df)
+                .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+            return Ok(());
+        }
+        let mut w = csv::Writer::from_path(path)
+            .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
+        w.write_record(COLUMNS)?;
+        for (text, nums) in &rows {
+            let mut record: Vec<String> = text.to_vec();
+            record.extend(
+                nums.iter()
+                    .map(|v| v.map_or_else(String::new, |x| format!("{x:?}"))),
+            );
+            w.write_record(&record)?;
+        }
+        w.flush()
+            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        Ok(())
+    }
+
+    /// One row per segment × arm × metric: five text fields and ten sums
+    /// (`None` where the metric does not use the field).
+    fn rows(&self) -> Vec<([String; 5], [Option<f64>; 10])> {
+        let mut out = Vec::new();
+        for seg in &self.segments {
+            for (arm, moments) in &seg.arms {
+                for (spec, m) in self.metrics.iter().zip(moments) {
+                    let ratio = spec.kind == MetricKind::Ratio;
+                    let cov = spec.covariate;
+                    let msg = spec.guardrail.is_some();
+                    let pick = |on: bool, x: f64| on.then_some(x);
+                    out.push((
+                        [
+                            seg.segment.dimension.clone(),
+                            seg.segment.value.clone(),
+                            arm.clone(),
+                            spec.name.clone(),
+                            kind_name(spec.kind).to_string(),
+                        ],
+                        [
+                            Some(m.n),
+                            Some(m.sum),
+                            Some(m.sum_sq),
+                            pick(ratio, m.sum_den),
+                            pick(ratio, m.sum_den_sq),
+                            pick(ratio, m.sum_num_den),
+                            pick(cov, m.sum_cov),
+                            pick(cov, m.sum_cov_sq),
+                            pick(cov, m.sum_cov_num),
+                            pick(msg, m.sum_messages),
+                        ],
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads a statistics table (CSV or Parquet), merging rows with the same
+    /// (dimension, segment, arm, metric) by adding them: partial aggregates
+    /// combine into the whole. `order` lists the dimensions to report, in
+    /// order (all of them, sorted, when empty); `known_metrics` the metric
+    /// order to follow where names match; `guardrail` gives a metric's
+    /// threshold by name.
+    pub fn read(
+        path: &Path,
+        order: &[String],
+        known_metrics: &[&str],
+        guardrail: impl Fn(&str) -> Option<f64>,
+    ) -> Result<StatsTable> {
+        let shown = path.display().to_string();
+        let records = read_records(path)?;
+        if records.is_empty() {
+            bail!("{shown}: the statistics table has no rows");
+        }
+        let mut specs: Vec<MetricSpec> = Vec::new();
+        let mut cells: BTreeMap<(String, String), BTreeMap<String, BTreeMap<String, Moments>>> =
+            BTreeMap::new();
+        for (line, rec) in records {
+            let at = |what: &str| format!("{shown}: line {line}: {what}");
+            let kind = match rec.text[4].as_str() {
+                "mean" => MetricKind::Mean,
+                "proportion" => MetricKind::Proportion,
+                "ratio" => MetricKind::Ratio,
+                other => bail!(
+                    "{}",
+                    at(&format!(
+                        "column `kind` has {other:?}; expected mean, proportion or ratio"
+                    ))
+                ),
+            };
+            let name = rec.text[3].clone();
+            if name.is_empty() {
+                bail!("{}", at("column `metric` is empty"));
+            }
+            let num = |j: usize| rec.nums[j];
+            let need = |j: usize| -> Result<f64> {
+                num(j).ok_or_else(|| {
+                    anyhow!(
+                        "{}",
+                        at(&format!(
+                            "column `{}` is empty; expected a number",
+                            COLUMNS[5 + j]
+                        ))
+                    )
+                })
+            };
+            let n = need(0)?;
+            if n < 0.0 || n.fract() != 0.0 {
+                bail!(
+                    "{}",
+                    at(&format!(
+                        "column `n` has {n}; expected a whole number of units"
+                    ))
+                );
+            }
+            let ratio = kind == MetricKind::Ratio;
+            let cov = num(6).is_some() && num(7).is_some() && num(8).is_some();
+            let msg = num(9).is_some();
+            let m = Moments {
+                n,
+                sum: need(1)?,
+                sum_sq: need(2)?,
+                sum_den: if ratio { need(3)? } else { 0.0 },
+                sum_den_sq: if ratio { need(4)? } else { 0.0 },
+                sum_num_den: if ratio { need(5)? } else { 0.0 },
+                sum_cov: num(6).unwrap_or(0.0),
+                sum_cov_sq: num(7).unwrap_or(0.0),
+                sum_cov_num: num(8).unwrap_or(0.0),
+                sum_messages: num(9).unwrap_or(0.0),
+            };
+            match specs.iter_mut().find(|s| s.name == name) {
+                Some(s) => {
+                    if s.kind != kind {
+                        bail!(
+                            "{}",
+                            at(&format!(
+                                "metric `{name}` is {} here but {} on an earlier line",
+                                kind_name(kind),
+                                kind_name(s.kind)
+                            ))
+                        );
+                    }
+                    s.covariate &= cov;
+                }
+                None => specs.push(MetricSpec {
+                    name: name.clone(),
+                    kind,
+                    covariate: cov && kind == MetricKind::Mean,
+                    guardrail: if msg { guardrail(&name) } else { None },
+                }),
+            }
+            let seg = (rec.text[0].clone(), rec.text[1].clone());
+            cells
+                .entry(seg)
+                .or_default()
+                .entry(rec.text[2].clone())
+                .or_default()
+                .entry(name)
+                .or_default()
+                .merge(&m);
+        }
+        // Metric order: the known order first, then the rest by name.
+        specs.sort_by_key(|s| {
+            (
+                known_metrics
+                    .iter()
+                    .position(|k| *k == s.name)
+                    .unwrap_or(usize::MAX),
+                s.name.clone(),
+            )
+        });
+        let mut dims: Vec<String> = Vec::new();
+        for (d, _) in cells.keys() {
+            if d != "all" && !dims.contains(d) {
+                dims.push(d.clone());
+            }
+        }
+        if !cells.keys().any(|(d, _)| d == "all") {
+            bail!("{shown}: no rows with dimension `all`; the overall segment is required");
+        }
+        let dims: Vec<String> = if order.is_empty() {
+            dims
+        } else {
+            for d in order {
+                if !dims.contains(d) {
+                    bail!(
+                        "--segment-by {d}: {shown} has no such dimension (dimensions: {})",
+                        dims.join(", ")
+                    );
+                }
+            }
+            order.to_vec()
+        };
+        let mut segments = Vec::new();
+        let mut push =
+            |dim: &str, value: &str, arms: &BTreeMap<String, BTreeMap<String, Moments>>| {
+                let arms = arms
+                    .iter()
+                    .map(|(arm, by_metric)| {
+                        let row = specs
+                            .iter()
+                            .map(|s| by_metric.get(&s.name).copied().unwrap_or_default())
+                            .collect();
+                        (arm.clone(), row)
+                    })
+                    .collect();
+                segments.push(SegmentStats {
+                    segment: Segment {
+                        dimension: dim.to_string(),
+                        value: value.to_string(),
+                    },
+                    arms,
+                });
+            };
+        for ((d, v), arms) in &cells {
+            if d == "all" {
+                push(d, v, arms);
+            }
+        }
+        for dim in &dims {
+            for ((d, v), arms) in &cells {
+                if d == dim {
+                    push(d, v, arms);
+                }
+            }
+        }
+        Ok(StatsTable {
+            metrics: specs,
+            segments,
+        })
+    }
+}
+
+struct Record {
+    text: [String; 5],
+    nums: [Option<f64>; 10],
+}
+
+/// Rows of a statistics file with their line numbers (row numbers for Parquet).
+fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
+    let shown = path.display().to_string();
+    let is_parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    let mut out = Vec::new();
+    if is_parquet {
+        use polars::prelude::*;
+        let f = std::fs::File::open(path).map_err(|e| anyhow!("cannot open {shown}: {e}"))?;
+        let df = ParquetReader::new(f)
+            .finish()
+            .map_err(|e| anyhow!("{shown}: not a readable Parquet file: {e}"))?;
+        let mut text = Vec::new();
+        for name in &COLUMNS[..5] {
+            let c = df
+                .column(name)
+                .map_err(|_| {
+                    anyhow!(
+                        "{shown}: no column `{name}`; expected {}",
+                        COLUMNS.join(",")
+                    )
+                })?
+                .cast(&DataType::String)
+                .map_err(|e| anyhow!("{shown}: column `{name}`: {e}"))?;
+            text.push(c);
+        }
+        let mut nums = Vec::new();
+        for name in &COLUMNS[5..] {
+            let c = df
+                .column(name)
+                .map_err(|_| {
+                    anyhow!(
+                        "{shown}: no column `{name}`; expected {}",
+                        COLUMNS.join(",")
+                    )
+                })?
+                .cast(&DataType::Float64)
+                .map_err(|_| anyhow!("{shown}: column `{name}` is not numeric"))?;
+            nums.push(c);
+        }
+        let text: Vec<&StringChunked> =
+            text.iter().map(|c| c.str()).collect::<PolarsResult<_>>()?;
+        let nums: Vec<&Float64Chunked> =
+            nums.iter().map(|c| c.f64()).collect::<PolarsResult<_>>()?;
+        for i in 0..df.height() {
+            let t: [String; 5] =
+                std::array::from_fn(|j| text[j].get(i).unwrap_or_default().to_string());
+            let n: [Option<f64>; 10] = std::array::from_fn(|j| nums[j].get(i));
+            out.push((i + 1, Record { text: t, nums: n }));
+        }
+        return Ok(out);
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| anyhow!("cannot open {shown}: {e}"))?;
+    let header = rdr
+        .headers()
+        .map_err(|e| anyhow!("{shown}: unreadable header: {e}"))?
+        .clone();
+    let mut idx = [0usize; 15];
+    for (k, name) in COLUMNS.iter().enumerate() {
+        idx[k] = header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{shown}: no column `{name}`; expected the header {}",
+                    COLUMNS.join(",")
+                )
+            })?;
+    }
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| anyhow!("{shown}: line {line}: {e}"))?;
+        let field = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
+        let text: [String; 5] = std::array::from_fn(|k| field(k).to_string());
+        let mut nums = [None; 10];
+        for (j, slot) in nums.iter_mut().enumerate() {
+            let v = field(5 + j);
+            if v.is_empty() || v.eq_ignore_ascii_case("null") {
+                continue;
+            }
+            match v.parse::<f64>() {
+                Ok(x) if x.is_finite() => *slot = Some(x),
+                _ => bail!(
+                    "{shown}: line {line}: column `{}` has {v:?}; expected a number",
+                    COLUMNS[5 + j]
+                ),
+            }
+        }
+        out.push((line, Record { text, nums }));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, kind: MetricKind) -> MetricSpec {
+        MetricSpec {
+            name: name.into(),
+            kind,
+            covariate: kind == MetricKind::Mean,
+            guardrail: (kind == MetricKind::Proportion).then_some(0.01),
+        }
+    }
+
+    fn table(units: &[(usize, f64, f64)]) -> StatsTable {
+        // (arm, value, covariate); one segment.
+        let arms = vec!["holdout".to_string(), "flow".to_string()];
+        let seg = vec![Segment {
+            dimension: "all".into(),
+            value: "all".into(),
+        }];
+        let metrics = vec![
+            spec("m", MetricKind::Mean),
+            spec("p", MetricKind::Proportion),
+            spec("r", MetricKind::Ratio),
+        ];
+        reduce(metrics, seg, &arms, None, |f| {
+            for &(a, v, x) in units {
+                let values = [v, v, v];
+                f(
+                    0,
+                    a,
+                    &Unit {
+                        values: &values,
+                        den: 2.0,
+                        cov: x,
+                        messages: 3.0,
+                    },
+                );
+            }
+        })
+    }
+
+    #[test]
+    fn pieces_merge_into_the_whole() {
+        let units: Vec<(usize, f64, f64)> = (0..40)
+            .map(|i| (i % 2, (i % 7) as f64 * 0.25, (i % 5) as f64))
+            .collect();
+        let whole = table(&units);
+        let a = table(&units[..13]);
+        let b = table(&units[13..]);
+        for arm in ["holdout", "flow"] {
+            for m in 0..3 {
+                let mut merged = a.segments[0].get(arm, m);
+                merged.merge(&b.segments[0].get(arm, m));
+                assert_eq!(merged, whole.segments[0].get(arm, m));
+            }
+        }
+        // Proportions are 0/1; messages only on the guardrail metric.
+        let p = whole.segments[0].get("flow", 1);
+        assert!(p.sum <= p.n);
+        assert_eq!(whole.segments[0].get("flow", 0).sum_messages, 0.0);
+        assert_eq!(p.sum_messages, 3.0 * p.n);
+    }
+
+    #[test]
+    fn csv_round_trip_is_exact_and_partials_merge() {
+        let units: Vec<(usize, f64, f64)> = (0..25)
+            .map(|i| (i % 2, 1.0 / (i as f64 + 3.0), i as f64 * 0.1))
+            .collect();
+        let whole = table(&units);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("stats.csv");
+        whole.write(&p).unwrap();
+        let back = StatsTable::read(&p, &[], &["m", "p", "r"], |_| Some(0.01)).unwrap();
+        assert_eq!(back.metrics, whole.metrics);
+        for arm in ["holdout", "flow"] {
+            for m in 0..3 {
+                assert_eq!(back.segments[0].get(arm, m), whole.segments[0].get(arm, m));
+            }
+        }
+        // Two partial files concatenated read as their merge.
+        let (a, b) = (table(&units[..9]), table(&units[9..]));
+        let (pa, pb) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        a.write(&pa).unwrap();
+        b.write(&pb).unwrap();
+        let body_b: String = std::fs::read_to_string(&pb)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let both = dir.path().join("both.csv");
+        std::fs::write(&both, std::fs::read_to_string(&pa).unwrap() + &body_b).unwrap();
+        let merged = StatsTable::read(&both, &[], &["m", "p", "r"], |_| Some(0.01)).unwrap();
+        for arm in ["holdout", "flow"] {
+            for m in 0..3 {
+                let mut expect = a.segments[0].get(arm, m);
+                expect.merge(&b.segments[0].get(arm, m));
+                assert_eq!(merged.segments[0].get(arm, m), expect);
+            }
+        }
+        // Parquet round trip too.
+        let pq = dir.path().join("stats.parquet");
+        whole.write(&pq).unwrap();
+        let back = StatsTable::read(&pq, &[], &["m", "p", "r"], |_| Some(0.01)).unwrap();
+        assert_eq!(
+            back.segments[0].get("flow", 2),
+            whole.segments[0].get("flow", 2)
+        );
+    }
+
+    #[test]
+    fn bad_files_name_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv");
+        let header = COLUMNS.join(",");
+        std::fs::write(&p, format!("{header}\nall,all,flow,m,mean,10,x,1,,,,,,,\n")).unwrap();
+        let e = StatsTable::read(&p, &[], &[], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("`sum`"), "{e}");
+        std::fs::write(
+            &p,
+            format!("{header}\nall,all,flow,m,median,10,1,1,,,,,,,\n"),
+        )
+        .unwrap();
+        let e = StatsTable::read(&p, &[], &[], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kind") && e.contains("median"), "{e}");
+        std::fs::write(
+            &p,
+            format!("{header}\nall,all,flow,r,ratio,10,1,1,,,,,,,\n"),
+        )
+        .unwrap();
+        let e = StatsTable::read(&p, &[], &[], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sum_den"), "{e}");
+        std::fs::write(&p, "dimension,segment\nall,all\n").unwrap();
+        let e = StatsTable::read(&p, &[], &[], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column `arm`"), "{e}");
+    }
+}
