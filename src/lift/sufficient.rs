@@ -146,19 +146,23 @@ pub struct Unit<'a> {
     pub messages: f64,
 }
 
-/// Reduces units to a [`StatsTable`]. `visit` calls its argument once per
-/// unit with (segment index, arm index, unit); it is called twice when a
-/// quantile cap needs the pooled values first.
+/// Reduces units to a [`StatsTable`]. The units come in `chunks` fixed
+/// pieces: `visit(c, emit)` calls `emit` once per unit of piece `c` with
+/// (segment index, arm index, unit). Pieces are reduced in parallel and
+/// merged in piece order, so the sums do not depend on the thread schedule.
+/// With a quantile cap the units are visited twice (pooled values first).
 pub fn reduce<V>(
     metrics: Vec<MetricSpec>,
     segments: Vec<Segment>,
     arms: &[String],
     cap: Option<Cap>,
+    chunks: usize,
     visit: V,
 ) -> StatsTable
 where
-    V: Fn(&mut dyn FnMut(usize, usize, &Unit)),
+    V: Fn(usize, &mut dyn FnMut(usize, usize, &Unit)) + Sync,
 {
+    use rayon::prelude::*;
     let nm = metrics.len();
     let ns = segments.len();
     // Winsorizing bounds per (segment, metric); mean metrics only.
@@ -177,11 +181,13 @@ where
             }
             Cap::Quantiles { .. } => {
                 let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); ns * nm];
-                visit(&mut |s, _a, u| {
-                    for &m in &means {
-                        pooled[s * nm + m].push(u.values[m]);
-                    }
-                });
+                for c in 0..chunks {
+                    visit(c, &mut |s, _a, u| {
+                        for &m in &means {
+                            pooled[s * nm + m].push(u.values[m]);
+                        }
+                    });
+                }
                 for s in 0..ns {
                     for &m in &means {
                         bounds[s * nm + m] = cap.bounds(&pooled[s * nm + m]);
@@ -191,33 +197,39 @@ where
         }
     }
     let na = arms.len();
-    let mut cells = vec![Moments::default(); ns * na * nm];
-    visit(&mut |s, a, u| {
-        let base = (s * na + a) * nm;
-        for (m, spec) in metrics.iter().enumerate() {
-            let mut y = u.values[m];
-            match spec.kind {
-                MetricKind::Mean => {
-                    let (lo, hi) = bounds[s * nm + m];
-                    y = y.clamp(lo, hi);
+    let kinds: Vec<(MetricKind, bool, bool)> = metrics
+        .iter()
+        .map(|m| (m.kind, m.covariate, m.guardrail.is_some()))
+        .collect();
+    let reduce_chunk = |c: usize| {
+        let mut cells = vec![Moments::default(); ns * na * nm];
+        visit(c, &mut |s, a, u| {
+            let base = (s * na + a) * nm;
+            for (m, &(kind, with_cov, with_messages)) in kinds.iter().enumerate() {
+                let mut y = u.values[m];
+                let mut den = 0.0;
+                match kind {
+                    MetricKind::Mean => {
+                        let (lo, hi) = bounds[s * nm + m];
+                        y = y.clamp(lo, hi);
+                    }
+                    MetricKind::Proportion => y = if y > 0.0 { 1.0 } else { 0.0 },
+                    MetricKind::Ratio => den = u.den,
                 }
-                MetricKind::Proportion => y = if y > 0.0 { 1.0 } else { 0.0 },
-                MetricKind::Ratio => {}
+                let cov = if with_cov { u.cov } else { 0.0 };
+                let msg = if with_messages { u.messages } else { 0.0 };
+                cells[base + m].push(y, den, cov, msg);
             }
-            let den = if spec.kind == MetricKind::Ratio {
-                u.den
-            } else {
-                0.0
-            };
-            let cov = if spec.covariate { u.cov } else { 0.0 };
-            let msg = if spec.guardrail.is_some() {
-                u.messages
-            } else {
-                0.0
-            };
-            cells[base + m].push(y, den, cov, msg);
+        });
+        cells
+    };
+    let parts: Vec<Vec<Moments>> = (0..chunks).into_par_iter().map(reduce_chunk).collect();
+    let mut cells = vec![Moments::default(); ns * na * nm];
+    for part in &parts {
+        for (total, x) in cells.iter_mut().zip(part) {
+            total.merge(x);
         }
-    });
+    }
     let segments = segments
         .into_iter()
         .enumerate()
@@ -679,7 +691,7 @@ mod tests {
             spec("p", MetricKind::Proportion),
             spec("r", MetricKind::Ratio),
         ];
-        reduce(metrics, seg, &arms, None, |f| {
+        reduce(metrics, seg, &arms, None, 1, |_, f| {
             for &(a, v, x) in units {
                 let values = [v, v, v];
                 f(

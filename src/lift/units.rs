@@ -101,9 +101,10 @@ pub fn table_stats(
             guardrail: None,
         })
         .collect();
-    let visit = |emit: &mut dyn FnMut(usize, usize, &Unit)| {
+    let chunks = CHUNKS.min(units.len()).max(1);
+    let visit = |c: usize, emit: &mut dyn FnMut(usize, usize, &Unit)| {
         let mut values = vec![0.0; units.metrics.len()];
-        for i in 0..units.len() {
+        for i in chunk_range(units.len(), chunks, c) {
             for (v, m) in values.iter_mut().zip(&units.metrics) {
                 *v = m.values[i];
             }
@@ -119,7 +120,7 @@ pub fn table_stats(
             }
         }
     };
-    let table = reduce(specs, segments, &arms, cap, visit);
+    let table = reduce(specs, segments, &arms, cap, chunks, visit);
     (table, arms)
 }
 
@@ -280,38 +281,14 @@ pub fn carts_stats(
     let unsubscribed = bools(c::UNSUBSCRIBED)?;
     let complained = bools(c::COMPLAINED)?;
 
-    // Customers, in order of first appearance; entries grouped by customer
-    // keeping their order (a counting sort).
+    // Entries grouped by customer, keeping their order. The carts table from
+    // `paths` is sorted by customer, so each customer is one run of rows;
+    // otherwise customers are numbered in order of first appearance and the
+    // rows grouped with a counting sort.
     let customer_col = carts.column(c::CUSTOMER_ID)?.cast(&DataType::String)?;
     let customer_col = customer_col.str()?;
-    let mut customer_of = Vec::with_capacity(height);
-    {
-        let mut index: rustc_hash::FxHashMap<&str, u32> = Default::default();
-        for v in customer_col.iter() {
-            let next = index.len() as u32;
-            customer_of.push(*index.entry(v.unwrap_or("")).or_insert(next));
-        }
-    }
-    let n_customers = customer_of
-        .iter()
-        .map(|&c| c as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut start = vec![0u32; n_customers + 1];
-    for &c in &customer_of {
-        start[c as usize + 1] += 1;
-    }
-    for i in 0..n_customers {
-        start[i + 1] += start[i];
-    }
-    let mut order = vec![0u32; height];
-    {
-        let mut fill = start.clone();
-        for (row, &c) in customer_of.iter().enumerate() {
-            order[fill[c as usize] as usize] = row as u32;
-            fill[c as usize] += 1;
-        }
-    }
+    let (order, start) = group_rows(customer_col);
+    let n_customers = start.len() - 1;
 
     // Arms: the configured ones, then any the data has that the config lacks
     // (analysis rejects those with a message naming them).
@@ -375,13 +352,13 @@ pub fn carts_stats(
             )
         })
         .collect();
-    let visit = |emit: &mut dyn FnMut(usize, usize, &Unit)| {
+    let chunks = CHUNKS.min(n_customers).max(1);
+    let visit = |chunk: usize, emit: &mut dyn FnMut(usize, usize, &Unit)| {
         let mut units: Vec<Acc> = Vec::new();
-        for cust in 0..n_customers {
-            let rows = &order[start[cust] as usize..start[cust + 1] as usize];
+        for cust in chunk_range(n_customers, chunks, chunk) {
             units.clear();
-            for &row in rows {
-                let i = row as usize;
+            for k in start[cust] as usize..start[cust + 1] as usize {
+                let i = order.as_ref().map_or(k, |o| o[k] as usize);
                 let arm = arm_of[i];
                 let segs = std::iter::once(0u32).chain(segment_of.iter().map(|s| s[i]));
                 for segment in segs {
@@ -441,7 +418,79 @@ pub fn carts_stats(
             }
         }
     };
-    Ok(reduce(carts_metrics(config), segments, &arms, cap, visit))
+    Ok(reduce(
+        carts_metrics(config),
+        segments,
+        &arms,
+        cap,
+        chunks,
+        visit,
+    ))
+}
+
+/// Units are reduced in this many fixed pieces (in parallel, merged in order).
+const CHUNKS: usize = 64;
+
+/// The `c`-th of `chunks` contiguous pieces of `0..n`.
+fn chunk_range(n: usize, chunks: usize, c: usize) -> std::ops::Range<usize> {
+    (n * c / chunks)..(n * (c + 1) / chunks)
+}
+
+/// Rows grouped by customer: `start[k]..start[k + 1]` are customer k's
+/// positions, in `order` when given, else rows themselves (the column is
+/// sorted, so each customer is one run).
+fn group_rows(customers: &StringChunked) -> (Option<Vec<u32>>, Vec<u32>) {
+    let mut start = vec![0u32];
+    let mut sorted = true;
+    let mut prev: Option<&str> = None;
+    for (row, v) in customers.iter().enumerate() {
+        let v = v.unwrap_or("");
+        match prev {
+            Some(p) if p == v => {}
+            Some(p) if p > v => {
+                sorted = false;
+                break;
+            }
+            _ => {
+                if row > 0 {
+                    start.push(row as u32);
+                }
+            }
+        }
+        prev = Some(v);
+    }
+    let height = customers.len();
+    if sorted {
+        if height > 0 {
+            start.push(height as u32);
+        } else {
+            start.clear();
+            start.push(0);
+        }
+        return (None, start);
+    }
+    let mut customer_of = Vec::with_capacity(height);
+    let mut index: rustc_hash::FxHashMap<&str, u32> = Default::default();
+    index.reserve(height / 2);
+    for v in customers.iter() {
+        let next = index.len() as u32;
+        customer_of.push(*index.entry(v.unwrap_or("")).or_insert(next));
+    }
+    let n = index.len();
+    let mut start = vec![0u32; n + 1];
+    for &c in &customer_of {
+        start[c as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut order = vec![0u32; height];
+    let mut fill = start.clone();
+    for (row, &c) in customer_of.iter().enumerate() {
+        order[fill[c as usize] as usize] = row as u32;
+        fill[c as usize] += 1;
+    }
+    (Some(order), start)
 }
 
 /// Table mode: one row per randomized unit with outcome columns.
@@ -516,4 +565,37 @@ pub fn numeric_column(df: &DataFrame, name: &str, source: &str) -> Result<Vec<f6
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(ids: &[&str]) -> Vec<Vec<usize>> {
+        let col = StringChunked::from_slice("customer_id".into(), ids);
+        let (order, start) = group_rows(&col);
+        (0..start.len() - 1)
+            .map(|k| {
+                (start[k] as usize..start[k + 1] as usize)
+                    .map(|j| order.as_ref().map_or(j, |o| o[j] as usize))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_group_by_customer_sorted_or_not() {
+        assert_eq!(
+            groups(&["a", "a", "b", "c", "c"]),
+            vec![vec![0, 1], vec![2], vec![3, 4]]
+        );
+        // Unsorted: customers in order of first appearance, rows in order.
+        assert_eq!(
+            groups(&["b", "a", "b", "c", "a"]),
+            vec![vec![0, 2], vec![1, 4], vec![3]]
+        );
+        assert!(groups(&[]).is_empty());
+        assert_eq!(chunk_range(10, 3, 0), 0..3);
+        assert_eq!(chunk_range(10, 3, 2), 6..10);
+    }
 }
