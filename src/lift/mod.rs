@@ -511,6 +511,16 @@ pub fn load_carts(
     path: &std::path::Path,
     config: &crate::config::FlowConfig,
 ) -> Result<polars::prelude::DataFrame> {
+    load_carts_columns(path, config, None)
+}
+
+/// As [`load_carts`], reading only `columns` of a carts Parquet (every column
+/// must exist; a missing one is an error naming it and listing the file's).
+pub fn load_carts_columns(
+    path: &std::path::Path,
+    config: &crate::config::FlowConfig,
+    columns: Option<&[String]>,
+) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     let is_parquet = path
         .extension()
@@ -523,6 +533,20 @@ pub fn load_carts(
             .schema()
             .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
         if schema.get(crate::flow::carts::ENTRY_ID).is_some() {
+            if let Some(cols) = columns {
+                if let Some(missing) = cols.iter().find(|c| schema.get(c.as_str()).is_none()) {
+                    bail!(
+                        "{}: the carts table has no column `{missing}`; its columns are {}",
+                        path.display(),
+                        schema
+                            .iter_names()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                reader = reader.with_columns(Some(cols.to_vec()));
+            }
             return reader
                 .finish()
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));

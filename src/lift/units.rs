@@ -192,6 +192,21 @@ pub fn carts_guardrail(config: &FlowConfig, name: &str) -> Option<f64> {
         .and_then(|m| m.guardrail)
 }
 
+/// The carts columns lift reads (besides the segment columns).
+pub const REQUIRED_COLUMNS: [&str; 11] = [
+    c::CUSTOMER_ID,
+    c::ARM,
+    c::CONVERTED,
+    c::REVENUE,
+    c::DISCOUNT,
+    c::CANCELLED,
+    c::MESSAGE_COST,
+    c::UNSUBSCRIBED,
+    c::COMPLAINED,
+    c::MESSAGES_SENT,
+    c::CUSTOMER_PRIOR_SPEND,
+];
+
 /// One unit's running sums over its entries.
 #[derive(Clone, Copy)]
 struct Acc {
@@ -219,19 +234,7 @@ pub fn carts_stats(
     segment_by: &[String],
     cap: Option<Cap>,
 ) -> Result<StatsTable> {
-    for required in [
-        c::CUSTOMER_ID,
-        c::ARM,
-        c::CONVERTED,
-        c::REVENUE,
-        c::DISCOUNT,
-        c::CANCELLED,
-        c::MESSAGE_COST,
-        c::UNSUBSCRIBED,
-        c::COMPLAINED,
-        c::MESSAGES_SENT,
-        c::CUSTOMER_PRIOR_SPEND,
-    ] {
+    for required in REQUIRED_COLUMNS {
         if carts.column(required).is_err() {
             bail!("the carts table has no column `{required}`; expected the output of `cartlift paths`");
         }
