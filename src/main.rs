@@ -553,7 +553,18 @@ fn run_lift(a: LiftArgs) -> Result<()> {
         let flow_path = a.flow.as_ref().expect("clap requires --flow");
         let config = FlowConfig::load(flow_path)?;
         let input = a.input.as_ref().expect("clap requires the input");
-        let carts = stage("read carts", || lift::load_carts(input, &config))?;
+        let mut columns: Vec<String> = lift::units::REQUIRED_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        for dim in &a.segment_by {
+            if !columns.contains(dim) {
+                columns.push(dim.clone());
+            }
+        }
+        let carts = stage("read carts", || {
+            lift::load_carts_columns(input, &config, Some(&columns))
+        })?;
         cartlift::progress::detail(format!("{} entries", carts.height()));
         let stats = stage("reduce to sufficient statistics", || {
             lift::carts_stats(&carts, &config, &a.segment_by, &opts)
