@@ -8,7 +8,7 @@
 /// The engine the SQL is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
-    /// Apache Spark SQL (4.1 or later: `WITH RECURSIVE`).
+    /// Apache Spark SQL (3.5 or later: `_metadata.row_index`; checked on 4.3).
     Spark,
     /// DuckDB.
     Duckdb,
@@ -170,14 +170,17 @@ impl Dialect {
         }
     }
 
-    /// Statements that materialize `query` as the session-local table `name`.
+    /// Statements that materialize `query` as the table `name` (session-local
+    /// except in Spark).
     pub fn temp_table(self, name: &str, query: &str) -> Vec<String> {
         match self {
             Dialect::Duckdb => vec![format!("CREATE OR REPLACE TEMP TABLE {name} AS\n{query}")],
-            // A temporary view, computed once and kept (CACHE TABLE is eager).
+            // Spark has no temporary tables, and a cached view is found
+            // again only by matching plans, which a plan with a lambda
+            // never does: a table in the current database, written once.
             Dialect::Spark => vec![
-                format!("CREATE OR REPLACE TEMPORARY VIEW {name} AS\n{query}"),
-                format!("CACHE TABLE {name}"),
+                format!("DROP TABLE IF EXISTS {name}"),
+                format!("CREATE TABLE {name} USING parquet AS\n{query}"),
             ],
             Dialect::Bigquery => vec![format!("CREATE OR REPLACE TEMP TABLE {name} AS\n{query}")],
             Dialect::Snowflake => {

@@ -11,7 +11,9 @@
 //! written as an SQL expression from the same values). What differs between
 //! engines lives in [`dialect`].
 //!
-//! The output is a script: a few session-local tables, then one SELECT.
+//! The output is a script: a few intermediate tables (temporary, except in
+//! Spark, which has none: tables `cartlift_*` in the current database), then
+//! one SELECT. README.md ("Past one machine") lists the dialect differences.
 
 pub mod dialect;
 
@@ -75,36 +77,13 @@ impl SqlOptions {
 /// Carts columns the SQL can segment by.
 pub const SEGMENT_COLUMNS: [&str; 2] = ["cart_value_band", "customer_status"];
 
-/// Metrics in the order of the statistics table.
-pub const METRICS: [&str; 6] = [
-    "conversion_rate",
-    "revenue_per_recipient",
-    "net_contribution_per_recipient",
-    "orders_per_recipient",
-    "unsubscribe_rate",
-    "complaint_rate",
-];
+/// Metrics in the order of the statistics table (lift's carts metrics).
+pub use crate::lift::units::CARTS_METRICS as METRICS;
 
-/// The statistics table's columns, in order.
-pub const STATS_COLUMNS: [&str; 15] = [
-    "dimension",
-    "segment",
-    "arm",
-    "metric",
-    "kind",
-    "n",
-    "sum",
-    "sum_sq",
-    "sum_den",
-    "sum_den_sq",
-    "sum_num_den",
-    "sum_cov",
-    "sum_cov_sq",
-    "sum_cov_num",
-    "sum_messages",
-];
+/// The statistics table's columns, in order (lift reads exactly these).
+pub use crate::lift::sufficient::COLUMNS as STATS_COLUMNS;
 
-/// Names of the session-local tables the script creates.
+/// Names of the intermediate tables the script creates.
 const EV: &str = "cartlift_events";
 const CAND: &str = "cartlift_candidates";
 const ENTRIES: &str = "cartlift_entries";
@@ -173,6 +152,16 @@ impl<'a> Gen<'a> {
                     SEGMENT_COLUMNS.join(", ")
                 );
             }
+        }
+        let lower = opts.events.to_ascii_lowercase();
+        if opts.dialect.parquet_source(&opts.events).is_none()
+            && (lower.ends_with(".parquet") || lower.contains('/'))
+        {
+            bail!(
+                "--events {}: {} reads a table here; expected a table name (load the Parquet files into one first)",
+                opts.events,
+                opts.dialect.name()
+            );
         }
         if opts.partitions == Some(0) {
             bail!("--partitions: expected at least 1");
@@ -296,12 +285,13 @@ WHERE ts IS NOT NULL AND customer_id IS NOT NULL AND CAST(customer_id AS {s}) <>
         let cols = "src_file, rn, t, k, customer_id, cart_id, order_id, value, discount";
         let w_customer = format!("PARTITION BY customer_id ORDER BY {ord}");
         let w_run = format!("PARTITION BY customer_id, run ORDER BY {ord} {RUNNING}");
+        let w_status = format!("PARTITION BY customer_id ORDER BY {ord} {RUNNING}");
         let query = format!(
             "WITH bounds AS (
     SELECT MAX(t) AS data_end FROM {EV}
 ), statused AS (
     SELECT {cols},
-           {status}
+           {status} AS status
     FROM {EV}
 ), activity AS (
     SELECT {cols}, status,
@@ -347,13 +337,7 @@ FROM numbered",
                      RANGE BETWEEN {cool} FOLLOWING AND UNBOUNDED FOLLOWING) AS nxt"
                 )
             },
-            status = format!(
-                "{} AS status",
-                d.last_non_null(
-                    "status",
-                    &format!("PARTITION BY customer_id ORDER BY {ord} {RUNNING}")
-                )
-            ),
+            status = d.last_non_null("status", &w_status),
             cart = d.last_non_null("cart_id", &w_run),
             value = d.last_non_null("value", &w_run),
         );
