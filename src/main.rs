@@ -402,6 +402,23 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
 
 fn run_paths(a: PathsArgs) -> Result<()> {
     let config = FlowConfig::load(&a.flow)?;
+    if let Some(events) = flow::single_parquet(&a.events) {
+        // One canonical Parquet file: customer range by customer range, in bounded memory.
+        let run = stage("reconstruct flow entries", || {
+            flow::stream::paths_parquet(
+                events,
+                &config,
+                &a.out,
+                a.touches.as_deref(),
+                flow::stream::ROWS_PER_RANGE,
+            )
+        })?;
+        if let Some(p) = &a.audit {
+            write_json(p, &run.audit)?;
+        }
+        print!("{}", flow::summary_of(&run.totals, &run.audit)?);
+        return Ok(());
+    }
     let table = stage("read events", || {
         flow::load_events(&a.events, &a.read.options())
     })?;

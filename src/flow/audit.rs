@@ -143,6 +143,30 @@ impl Audit {
         a
     }
 
+    /// Adds the audit of the customers that come next in id order (its
+    /// examples after this one's, up to [`EXAMPLES`] per finding).
+    pub fn merge(&mut self, o: &Audit) {
+        self.entries += o.entries;
+        self.touches += o.touches;
+        for (name, f) in &o.findings {
+            let mine = self.findings.entry(name).or_default();
+            mine.count += f.count;
+            for id in &f.examples {
+                if mine.examples.len() < EXAMPLES && !mine.examples.contains(id) {
+                    mine.examples.push(id.clone());
+                }
+            }
+        }
+        self.reentries_suppressed += o.reentries_suppressed;
+        self.duplicate_orders += o.duplicate_orders;
+        self.orders_outside_flow += o.orders_outside_flow;
+        self.refunds_after_window += o.refunds_after_window;
+        self.messages_without_entry += o.messages_without_entry;
+        self.engagement_without_send += o.engagement_without_send;
+        self.candidates_pending += o.candidates_pending;
+        self.skipped_rows += o.skipped_rows;
+    }
+
     /// Adds one customer's findings; `entry_id` names an entry by ordinal.
     pub fn add(&mut self, c: &CustomerAudit, entry_id: impl Fn(u32) -> String) {
         let counts = [

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod reconstruct;
+pub mod stream;
 pub mod table;
 
 use crate::assign::Assigner;
@@ -93,6 +94,17 @@ pub fn reconstruct_tables(
     with_touches: bool,
 ) -> Result<FlowTables> {
     let data_end = table.ts.iter().copied().max().unwrap_or(0);
+    reconstruct_until(table, config, with_touches, data_end)
+}
+
+/// As [`reconstruct_tables`], for a table holding some customers' events
+/// (all of each one's) of a log that ends at `data_end`.
+pub(crate) fn reconstruct_until(
+    table: &EventTable,
+    config: &FlowConfig,
+    with_touches: bool,
+    data_end: i64,
+) -> Result<FlowTables> {
     let rules = Rules::new(config, data_end);
     let assigner = Assigner::new(config);
     let groups = group_by_customer(table);
@@ -179,14 +191,15 @@ fn datetime(name: &str, v: Vec<Option<i64>>) -> Column {
         .into()
 }
 
-fn carts_frame(
-    t: &EventTable,
+fn carts_frame<'a>(
+    t: &'a EventTable,
     config: &FlowConfig,
-    assigner: &Assigner,
+    assigner: &'a Assigner,
     flows: &[CustomerFlow],
 ) -> Result<DataFrame> {
     let n: usize = flows.iter().map(|f| f.entries.len()).sum();
     let mut b = CartsBuilder::with_capacity(n);
+    let mut bands = Bands::new(config);
     for f in flows {
         for (i, e) in f.entries.iter().enumerate() {
             let customer = t.customers.name(e.customer).unwrap_or_default();
@@ -221,18 +234,18 @@ fn carts_frame(
                 .map(|x| config.message_cost(t.channels.name(x.channel).unwrap_or("email")))
                 .sum();
             b.entry_id.push(entry_id(customer, e.ordinal));
-            b.customer_id.push(customer.to_string());
-            b.cart_id.push(t.carts.name(e.cart).map(str::to_string));
-            b.arm.push(assigner.arm_name(e.arm).to_string());
+            b.customer_id.push(customer);
+            b.cart_id.push(t.carts.name(e.cart));
+            b.arm.push(assigner.arm_name(e.arm));
             b.bucket.push(e.bucket);
             b.abandoned_at.push(Some(e.abandoned_at));
             b.entered_at.push(Some(e.entered_at));
             b.cart_value.push(value);
             b.band.push(match value {
-                Some(v) => config.segments.band_of(v),
+                Some(v) => bands.band_of(v),
                 None => "unknown".into(),
             });
-            b.status.push(status.to_string());
+            b.status.push(status);
             b.steps_sent.push(steps.len() as u32);
             b.messages_sent.push(sent.len() as u32);
             b.messages_suppressed.push(suppressed as u32);
@@ -245,16 +258,14 @@ fn carts_frame(
             b.incentive_offered.push(offered);
             let o = e.order.as_ref();
             b.converted.push(o.is_some());
-            b.order_id
-                .push(o.and_then(|o| t.orders.name(o.order)).map(str::to_string));
+            b.order_id.push(o.and_then(|o| t.orders.name(o.order)));
             b.order_at.push(o.map(|o| o.at));
             b.order_value.push(o.map_or(0.0, |o| o.value));
             b.refunded.push(o.map_or(0.0, |o| o.refunded));
             b.cancelled.push(o.is_some_and(|o| o.cancelled));
             b.revenue.push(o.map_or(0.0, |o| o.net_revenue()));
             b.discount.push(o.map_or(0.0, |o| o.discount));
-            b.coupon
-                .push(o.and_then(|o| t.coupons.name(o.coupon)).map(str::to_string));
+            b.coupon.push(o.and_then(|o| t.coupons.name(o.coupon)));
             b.message_cost.push(cost);
             b.unsubscribed.push(e.unsubscribed);
             b.complained.push(e.complained);
@@ -265,18 +276,43 @@ fn carts_frame(
     b.finish()
 }
 
+/// Cart value bands by label, each formatted once: the band of a value is
+/// decided by the first edge above it, so values with the same first edge
+/// above share the label `band_of` gives.
+struct Bands<'a> {
+    config: &'a FlowConfig,
+    labels: Vec<Option<std::sync::Arc<str>>>,
+}
+
+impl<'a> Bands<'a> {
+    fn new(config: &'a FlowConfig) -> Bands<'a> {
+        Bands {
+            config,
+            labels: vec![None; config.segments.cart_value_bands.len() + 1],
+        }
+    }
+
+    fn band_of(&mut self, value: f64) -> std::sync::Arc<str> {
+        let edges = &self.config.segments.cart_value_bands;
+        let i = edges.iter().position(|&e| value < e).unwrap_or(edges.len());
+        self.labels[i]
+            .get_or_insert_with(|| self.config.segments.band_of(value).into())
+            .clone()
+    }
+}
+
 #[derive(Default)]
-struct CartsBuilder {
+struct CartsBuilder<'a> {
     entry_id: Vec<String>,
-    customer_id: Vec<String>,
-    cart_id: Vec<Option<String>>,
-    arm: Vec<String>,
+    customer_id: Vec<&'a str>,
+    cart_id: Vec<Option<&'a str>>,
+    arm: Vec<&'a str>,
     bucket: Vec<u32>,
     abandoned_at: Vec<Option<i64>>,
     entered_at: Vec<Option<i64>>,
     cart_value: Vec<Option<f64>>,
-    band: Vec<String>,
-    status: Vec<String>,
+    band: Vec<std::sync::Arc<str>>,
+    status: Vec<&'a str>,
     steps_sent: Vec<u32>,
     messages_sent: Vec<u32>,
     messages_suppressed: Vec<u32>,
@@ -288,14 +324,14 @@ struct CartsBuilder {
     clicked: Vec<bool>,
     incentive_offered: Vec<bool>,
     converted: Vec<bool>,
-    order_id: Vec<Option<String>>,
+    order_id: Vec<Option<&'a str>>,
     order_at: Vec<Option<i64>>,
     order_value: Vec<f64>,
     refunded: Vec<f64>,
     cancelled: Vec<bool>,
     revenue: Vec<f64>,
     discount: Vec<f64>,
-    coupon: Vec<Option<String>>,
+    coupon: Vec<Option<&'a str>>,
     message_cost: Vec<f64>,
     unsubscribed: Vec<bool>,
     complained: Vec<bool>,
@@ -303,8 +339,8 @@ struct CartsBuilder {
     prior_spend: Vec<f64>,
 }
 
-impl CartsBuilder {
-    fn with_capacity(n: usize) -> CartsBuilder {
+impl<'a> CartsBuilder<'a> {
+    fn with_capacity(n: usize) -> CartsBuilder<'a> {
         let mut b = CartsBuilder::default();
         b.entry_id.reserve(n);
         b
@@ -321,7 +357,10 @@ impl CartsBuilder {
             datetime(c::ABANDONED_AT, self.abandoned_at),
             datetime(c::ENTERED_AT, self.entered_at),
             Column::new(c::CART_VALUE.into(), self.cart_value),
-            Column::new(c::CART_VALUE_BAND.into(), self.band),
+            Column::new(
+                c::CART_VALUE_BAND.into(),
+                self.band.iter().map(|b| &**b).collect::<Vec<&str>>(),
+            ),
             Column::new(c::CUSTOMER_STATUS.into(), self.status),
             Column::new(c::STEPS_SENT.into(), self.steps_sent),
             Column::new(c::MESSAGES_SENT.into(), self.messages_sent),
@@ -418,6 +457,18 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
+/// The input when it is one Parquet file (read as canonical events, not ingested).
+pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path> {
+    match inputs {
+        [p] if crate::events::source::Container::of_path(p)
+            .is_ok_and(|c| c == crate::events::source::Container::Parquet) =>
+        {
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
 /// Loads events for reconstruction: a canonical Parquet file is read
 /// directly; anything else goes through ingestion (bad rows counted and
 /// reported on standard error, as `ingest` would quarantine them).
@@ -425,12 +476,8 @@ pub fn load_events(
     inputs: &[std::path::PathBuf],
     opts: &crate::events::ingest::IngestOptions,
 ) -> Result<EventTable> {
-    let all_parquet = inputs.iter().all(|p| {
-        crate::events::source::Container::of_path(p)
-            .is_ok_and(|c| c == crate::events::source::Container::Parquet)
-    });
-    if all_parquet && inputs.len() == 1 {
-        return EventTable::read_parquet(&inputs[0]);
+    if let Some(path) = single_parquet(inputs) {
+        return EventTable::read_parquet(path);
     }
     let mut quarantine = crate::events::ingest::Quarantine::discard();
     let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
@@ -458,37 +505,69 @@ pub fn write_table(df: &mut DataFrame, path: &std::path::Path) -> Result<()> {
     }
 }
 
-/// A few lines for the terminal: entries per arm, conversions, audit findings.
-pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
-    use std::fmt::Write;
-    let arms = tables.carts.column(carts::ARM)?.str()?;
-    let converted = tables.carts.column(carts::CONVERTED)?.bool()?;
-    let revenue = tables.carts.column(carts::REVENUE)?.f64()?;
-    let mut s = String::new();
-    writeln!(
-        s,
-        "{} entries, {} touches",
-        tables.carts.height(),
-        tables.audit.touches
-    )?;
-    for arm in &config.arms {
-        let mut n = 0u64;
-        let mut conv = 0u64;
-        let mut rev = 0.0;
-        for i in 0..tables.carts.height() {
-            if arms.get(i) == Some(arm.name.as_str()) {
-                n += 1;
-                conv += converted.get(i).unwrap_or(false) as u64;
-                rev += revenue.get(i).unwrap_or(0.0);
+/// Entries, conversions and net revenue per arm (in the flow file's order),
+/// summed over carts tables in the order they are added.
+#[derive(Debug, Clone)]
+pub struct Totals {
+    pub entries: u64,
+    pub touches: u64,
+    /// (arm name, entries, converted, net revenue)
+    pub arms: Vec<(String, u64, u64, f64)>,
+}
+
+impl Totals {
+    pub fn new(config: &FlowConfig) -> Totals {
+        Totals {
+            entries: 0,
+            touches: 0,
+            arms: config
+                .arms
+                .iter()
+                .map(|a| (a.name.clone(), 0, 0, 0.0))
+                .collect(),
+        }
+    }
+
+    /// Adds a carts table's rows (entries only; touches are counted by the caller).
+    pub fn add_carts(&mut self, carts: &DataFrame) -> Result<()> {
+        let arms = carts.column(carts::ARM)?.str()?;
+        let converted = carts.column(carts::CONVERTED)?.bool()?;
+        let revenue = carts.column(carts::REVENUE)?.f64()?;
+        self.entries += carts.height() as u64;
+        for ((arm, conv), rev) in arms.iter().zip(converted.iter()).zip(revenue.iter()) {
+            for (name, n, c, r) in &mut self.arms {
+                if arm == Some(name.as_str()) {
+                    *n += 1;
+                    *c += conv.unwrap_or(false) as u64;
+                    *r += rev.unwrap_or(0.0);
+                }
             }
         }
+        Ok(())
+    }
+}
+
+/// A few lines for the terminal: entries per arm, conversions, audit findings.
+pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
+    let mut totals = Totals::new(config);
+    totals.add_carts(&tables.carts)?;
+    totals.touches = tables.audit.touches;
+    summary_of(&totals, &tables.audit)
+}
+
+/// As [`summary`], from totals gathered as the carts were written.
+pub fn summary_of(totals: &Totals, audit: &Audit) -> Result<String> {
+    use std::fmt::Write;
+    let mut s = String::new();
+    writeln!(s, "{} entries, {} touches", totals.entries, totals.touches)?;
+    for (name, n, conv, rev) in &totals.arms {
         writeln!(
             s,
             "  {:<12} entries {:>9}  converted {:>8}  net revenue {:>14.2}",
-            arm.name, n, conv, rev
+            name, n, conv, rev
         )?;
     }
-    for (name, f) in &tables.audit.findings {
+    for (name, f) in &audit.findings {
         if f.count > 0 {
             writeln!(
                 s,
@@ -498,11 +577,11 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
             )?;
         }
     }
-    if tables.audit.skipped_rows > 0 {
+    if audit.skipped_rows > 0 {
         writeln!(
             s,
             "  {} rows were not valid events and were set aside (run `cartlift ingest` for the reasons)",
-            tables.audit.skipped_rows
+            audit.skipped_rows
         )?;
     }
     Ok(s)

@@ -19,10 +19,13 @@ pub const NONE: u32 = u32::MAX;
 /// Keyed by a 128-bit hash of the string (two independent 64-bit hashes), so
 /// a lookup is one probe and no string comparison: with a few million
 /// distinct ids the chance of two colliding is below 1e-25.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct Interner {
     ids: FxHashMap<u128, u32>,
-    names: Vec<String>,
+    /// Every name, end to end (one allocation, not one per name).
+    bytes: String,
+    /// Where each name ends in `bytes`.
+    ends: Vec<usize>,
 }
 
 fn hash128(s: &str) -> u128 {
@@ -33,10 +36,11 @@ fn hash128(s: &str) -> u128 {
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> u32 {
-        let next = self.names.len() as u32;
+        let next = self.ends.len() as u32;
         let id = *self.ids.entry(hash128(s)).or_insert(next);
         if id == next {
-            self.names.push(s.to_string());
+            self.bytes.push_str(s);
+            self.ends.push(self.bytes.len());
         }
         id
     }
@@ -49,15 +53,19 @@ impl Interner {
     }
 
     pub fn name(&self, id: u32) -> Option<&str> {
-        (id != NONE).then(|| self.names[id as usize].as_str())
+        (id != NONE).then(|| {
+            let i = id as usize;
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.bytes[start..self.ends[i]]
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ends.is_empty()
     }
 }
 
@@ -137,101 +145,23 @@ impl EventTable {
 
     /// Reads a canonical events Parquet file (as written by `ingest` or `simulate`).
     pub fn read_parquet(path: &Path) -> Result<EventTable> {
-        let open = || {
-            std::fs::File::open(path)
-                .with_context(|| format!("cannot open events file {}", path.display()))
-        };
-        let mut reader = ParquetReader::new(open()?);
-        let schema = reader
-            .schema()
-            .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
-        for required in col::REQUIRED_COLUMNS {
-            if schema.get(required).is_none() {
-                bail!(
-                    "{}: missing required column `{required}`; expected canonical events (run `cartlift ingest` first)",
-                    path.display()
-                );
-            }
-        }
-        let wanted: Vec<String> = [
-            col::TS,
-            col::EVENT,
-            col::CUSTOMER_ID,
-            col::CART_ID,
-            col::ORDER_ID,
-            col::VALUE,
-            col::DISCOUNT,
-            col::COUPON,
-            col::FLOW_STEP,
-            col::CHANNEL,
-            col::CUSTOMER_STATUS,
-        ]
-        .iter()
-        .filter(|c| schema.get(c).is_some())
-        .map(|c| c.to_string())
-        .collect();
-        let groups: Vec<usize> = reader
-            .get_metadata()?
-            .row_groups
-            .iter()
-            .map(|g| g.num_rows())
-            .collect();
+        let file = ParquetEvents::open(path)?;
         let mut table = EventTable::default();
-        table.reserve(groups.iter().sum());
-        let mut offset = 0usize;
-        for rows in groups {
-            let df = ParquetReader::new(open()?)
-                .with_columns(Some(wanted.clone()))
-                .with_slice(Some((offset, rows)))
-                .finish()
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: cannot read rows from {offset}: {e}", path.display())
-                })?;
-            table
-                .append(&df)
-                .with_context(|| format!("{}: rows {offset}..{}", path.display(), offset + rows))?;
-            offset += rows;
+        table.reserve(file.rows());
+        for g in 0..file.row_groups() {
+            let df = file.read_group(g)?;
+            table.append(&df).with_context(|| file.group_context(g))?;
         }
         Ok(table)
     }
 
     fn append(&mut self, df: &DataFrame) -> Result<()> {
-        let ts = timestamp_micros(df.column(col::TS)?)?;
-        let event = df.column(col::EVENT)?.str()?.clone();
-        let customer = df.column(col::CUSTOMER_ID)?.str()?.clone();
-        let opt_str = |name: &str| -> Result<Option<StringChunked>> {
-            match df.column(name) {
-                Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
-                Err(_) => Ok(None),
-            }
-        };
-        let opt_f64 = |name: &str| -> Result<Option<Float64Chunked>> {
-            match df.column(name) {
-                Ok(c) => Ok(Some(c.cast(&DataType::Float64)?.f64()?.clone())),
-                Err(_) => Ok(None),
-            }
-        };
-        let cart = opt_str(col::CART_ID)?;
-        let order = opt_str(col::ORDER_ID)?;
-        let coupon = opt_str(col::COUPON)?;
-        let channel = opt_str(col::CHANNEL)?;
-        let status = opt_str(col::CUSTOMER_STATUS)?;
-        let value = opt_f64(col::VALUE)?;
-        let discount = opt_f64(col::DISCOUNT)?;
-        let step = match df.column(col::FLOW_STEP) {
-            Ok(c) => Some(c.cast(&DataType::Int32)?.i32()?.clone()),
-            Err(_) => None,
-        };
-
-        // Which rows are events at all; the rest are counted, not used.
-        let mut keep = Vec::with_capacity(df.height());
-        for ((t, e), c) in ts.iter().zip(event.iter()).zip(customer.iter()) {
-            let kind = e.and_then(EventKind::parse);
-            let ok = kind.is_some() && t.is_some() && c.is_some_and(|c| !c.is_empty());
-            keep.push(ok);
-            if let (true, Some(kind), Some(t)) = (ok, kind, t) {
-                self.kind.push(kind);
-                self.ts.push(*t);
+        let b = Batch::decode(df)?;
+        let keep = &b.keep;
+        for (i, &k) in keep.iter().enumerate() {
+            if k {
+                self.kind.push(b.kind[i]);
+                self.ts.push(b.ts[i]);
             } else {
                 self.skipped_rows += 1;
             }
@@ -241,25 +171,30 @@ impl EventTable {
         let (customers, carts, orders) = (&mut self.customers, &mut self.carts, &mut self.orders);
         let (c_out, co_out, o_out) = (&mut self.customer, &mut self.cart, &mut self.order);
         rayon::join(
-            || intern_column(customers, Some(&customer), &keep, c_out),
+            || intern_column(customers, Some(&b.customer), keep, c_out),
             || {
-                intern_column(carts, cart.as_ref(), &keep, co_out);
-                intern_column(orders, order.as_ref(), &keep, o_out);
+                intern_column(carts, b.cart.as_ref(), keep, co_out);
+                intern_column(orders, b.order.as_ref(), keep, o_out);
             },
         );
-        intern_column(&mut self.coupons, coupon.as_ref(), &keep, &mut self.coupon);
+        intern_column(&mut self.coupons, b.coupon.as_ref(), keep, &mut self.coupon);
         intern_column(
             &mut self.channels,
-            channel.as_ref(),
-            &keep,
+            b.channel.as_ref(),
+            keep,
             &mut self.channel,
         );
-        intern_column(&mut self.statuses, status.as_ref(), &keep, &mut self.status);
-        push_f64(value.as_ref(), &keep, &mut self.value);
-        push_f64(discount.as_ref(), &keep, &mut self.discount);
-        match &step {
+        intern_column(
+            &mut self.statuses,
+            b.status.as_ref(),
+            keep,
+            &mut self.status,
+        );
+        push_f64(b.value.as_ref(), keep, &mut self.value);
+        push_f64(b.discount.as_ref(), keep, &mut self.discount);
+        match &b.step {
             Some(ca) => {
-                for (v, &k) in ca.iter().zip(&keep) {
+                for (v, &k) in ca.iter().zip(keep) {
                     if k {
                         self.step.push(v.unwrap_or(0).max(0));
                     }
@@ -270,7 +205,7 @@ impl EventTable {
         Ok(())
     }
 
-    fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         self.ts.reserve(n);
         self.kind.reserve(n);
         self.customer.reserve(n);
@@ -333,5 +268,179 @@ fn timestamp_micros(c: &Column) -> Result<Vec<Option<i64>>> {
         dt => {
             bail!("column `ts` has type {dt}; expected a timestamp (Datetime) or RFC 3339 strings")
         }
+    }
+}
+
+/// A canonical events Parquet file, opened for reading one row group at a time.
+pub(crate) struct ParquetEvents {
+    path: std::path::PathBuf,
+    columns: Vec<String>,
+    groups: Vec<(usize, usize)>,
+}
+
+impl ParquetEvents {
+    /// Checks the schema (the required canonical columns) and lists the row groups.
+    pub(crate) fn open(path: &Path) -> Result<ParquetEvents> {
+        let mut reader = ParquetReader::new(open_file(path)?);
+        let schema = reader
+            .schema()
+            .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
+        for required in col::REQUIRED_COLUMNS {
+            if schema.get(required).is_none() {
+                bail!(
+                    "{}: missing required column `{required}`; expected canonical events (run `cartlift ingest` first)",
+                    path.display()
+                );
+            }
+        }
+        let columns: Vec<String> = [
+            col::TS,
+            col::EVENT,
+            col::CUSTOMER_ID,
+            col::CART_ID,
+            col::ORDER_ID,
+            col::VALUE,
+            col::DISCOUNT,
+            col::COUPON,
+            col::FLOW_STEP,
+            col::CHANNEL,
+            col::CUSTOMER_STATUS,
+        ]
+        .iter()
+        .filter(|c| schema.get(c).is_some())
+        .map(|c| c.to_string())
+        .collect();
+        let mut groups = Vec::new();
+        let mut offset = 0usize;
+        for g in &reader.get_metadata()?.row_groups {
+            groups.push((offset, g.num_rows()));
+            offset += g.num_rows();
+        }
+        Ok(ParquetEvents {
+            path: path.to_path_buf(),
+            columns,
+            groups,
+        })
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.groups.iter().map(|g| g.1).sum()
+    }
+
+    pub(crate) fn row_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub(crate) fn group_context(&self, g: usize) -> String {
+        let (offset, rows) = self.groups[g];
+        format!("{}: rows {offset}..{}", self.path.display(), offset + rows)
+    }
+
+    /// The canonical columns of row group `g` (all of them, or only `columns`).
+    pub(crate) fn read_group_columns(
+        &self,
+        g: usize,
+        columns: Option<&[&str]>,
+    ) -> Result<DataFrame> {
+        let (offset, rows) = self.groups[g];
+        let wanted = match columns {
+            Some(c) => c.iter().map(|c| c.to_string()).collect(),
+            None => self.columns.clone(),
+        };
+        ParquetReader::new(open_file(&self.path)?)
+            .with_columns(Some(wanted))
+            .with_slice(Some((offset, rows)))
+            .finish()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: cannot read rows from {offset}: {e}",
+                    self.path.display()
+                )
+            })
+    }
+
+    pub(crate) fn read_group(&self, g: usize) -> Result<DataFrame> {
+        self.read_group_columns(g, None)
+    }
+}
+
+fn open_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).with_context(|| format!("cannot open events file {}", path.display()))
+}
+
+/// One decoded batch of canonical rows, before interning: which rows are
+/// events at all (`keep`; the rest are counted, not used), their kind and
+/// time, and the optional columns as present in the file.
+pub(crate) struct Batch {
+    pub keep: Vec<bool>,
+    /// Valid where `keep`.
+    pub kind: Vec<EventKind>,
+    /// Valid where `keep`.
+    pub ts: Vec<i64>,
+    pub customer: StringChunked,
+    pub cart: Option<StringChunked>,
+    pub order: Option<StringChunked>,
+    pub coupon: Option<StringChunked>,
+    pub channel: Option<StringChunked>,
+    pub status: Option<StringChunked>,
+    pub value: Option<Float64Chunked>,
+    pub discount: Option<Float64Chunked>,
+    pub step: Option<Int32Chunked>,
+}
+
+impl Batch {
+    pub(crate) fn decode(df: &DataFrame) -> Result<Batch> {
+        let ts = timestamp_micros(df.column(col::TS)?)?;
+        let event = df.column(col::EVENT)?.str()?.clone();
+        let customer = df.column(col::CUSTOMER_ID)?.str()?.clone();
+        let opt_str = |name: &str| -> Result<Option<StringChunked>> {
+            match df.column(name) {
+                Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
+                Err(_) => Ok(None),
+            }
+        };
+        let opt_f64 = |name: &str| -> Result<Option<Float64Chunked>> {
+            match df.column(name) {
+                Ok(c) => Ok(Some(c.cast(&DataType::Float64)?.f64()?.clone())),
+                Err(_) => Ok(None),
+            }
+        };
+        let step = match df.column(col::FLOW_STEP) {
+            Ok(c) => Some(c.cast(&DataType::Int32)?.i32()?.clone()),
+            Err(_) => None,
+        };
+        let n = df.height();
+        let mut keep = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        for ((t, e), c) in ts.iter().zip(event.iter()).zip(customer.iter()) {
+            let kind = e.and_then(EventKind::parse);
+            match (kind, t) {
+                (Some(kind), Some(t)) if c.is_some_and(|c| !c.is_empty()) => {
+                    keep.push(true);
+                    kinds.push(kind);
+                    times.push(*t);
+                }
+                _ => {
+                    keep.push(false);
+                    kinds.push(EventKind::CartUpdated);
+                    times.push(0);
+                }
+            }
+        }
+        Ok(Batch {
+            keep,
+            kind: kinds,
+            ts: times,
+            customer,
+            cart: opt_str(col::CART_ID)?,
+            order: opt_str(col::ORDER_ID)?,
+            coupon: opt_str(col::COUPON)?,
+            channel: opt_str(col::CHANNEL)?,
+            status: opt_str(col::CUSTOMER_STATUS)?,
+            value: opt_f64(col::VALUE)?,
+            discount: opt_f64(col::DISCOUNT)?,
+            step,
+        })
     }
 }
