@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 VENV=tests/sql/.venv
 REQ=tests/sql/requirements.txt
 PYTHON=${PYTHON:-python3}
-CARTLIFT=${CARTLIFT:-target/debug/cartlift}
+CARTLIFT=${CARTLIFT:-${CARGO_TARGET_DIR:-target}/debug/cartlift}
 
 stamp="$VENV/.requirements"
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQ" "$stamp"; then
