@@ -582,34 +582,26 @@ fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
         let df = ParquetReader::new(f)
             .finish()
             .map_err(|e| anyhow!("{shown}: not a readable Parquet file: {e}"))?;
-        let mut text = Vec::new();
-        for name in &COLUMNS[..5] {
-            let c = df
-                .column(name)
+        // Every column of the table, cast to text (the keys) or numbers (the sums).
+        let column = |name: &str, dtype: &DataType| -> Result<Column> {
+            df.column(name)
                 .map_err(|_| {
                     anyhow!(
                         "{shown}: no column `{name}`; expected {}",
                         COLUMNS.join(",")
                     )
                 })?
-                .cast(&DataType::String)
-                .map_err(|e| anyhow!("{shown}: column `{name}`: {e}"))?;
-            text.push(c);
-        }
-        let mut nums = Vec::new();
-        for name in &COLUMNS[5..] {
-            let c = df
-                .column(name)
-                .map_err(|_| {
-                    anyhow!(
-                        "{shown}: no column `{name}`; expected {}",
-                        COLUMNS.join(",")
-                    )
-                })?
-                .cast(&DataType::Float64)
-                .map_err(|_| anyhow!("{shown}: column `{name}` is not numeric"))?;
-            nums.push(c);
-        }
+                .cast(dtype)
+                .map_err(|_| anyhow!("{shown}: column `{name}` cannot be read as {dtype}"))
+        };
+        let text = COLUMNS[..5]
+            .iter()
+            .map(|n| column(n, &DataType::String))
+            .collect::<Result<Vec<_>>>()?;
+        let nums = COLUMNS[5..]
+            .iter()
+            .map(|n| column(n, &DataType::Float64))
+            .collect::<Result<Vec<_>>>()?;
         let text: Vec<&StringChunked> =
             text.iter().map(|c| c.str()).collect::<PolarsResult<_>>()?;
         let nums: Vec<&Float64Chunked> =
