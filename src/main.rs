@@ -247,6 +247,10 @@ struct ReadArgs {
     /// Conversion rate CUR=RATE: units of --currency per unit of CUR (repeatable).
     #[arg(long = "rate", value_parser = parse_rate)]
     rates: Vec<(String, f64)>,
+    /// Identifier each customer is filed under when payloads carry several
+    /// (platform customer id, e-mail address, anonymous/device id).
+    #[arg(long, value_enum, default_value = "id")]
+    customer_key: cartlift::events::identity::CustomerKey,
 }
 
 impl ReadArgs {
@@ -256,6 +260,7 @@ impl ReadArgs {
             epoch_unit: self.epoch_unit,
             currency: self.currency.clone(),
             rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
+            customer_key: self.customer_key,
         }
     }
 }
@@ -327,6 +332,15 @@ struct SimulateArgs {
     /// Ground truth out (JSON).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Shape of the log: canonical events, or the shapes stores export
+    /// (Shopify webhooks + the e-mail platform's events, a Segment
+    /// warehouse export, a GA4 BigQuery export).
+    #[arg(long, value_enum, default_value = "canonical")]
+    format: cartlift::simulate::render::SimFormat,
+    /// With --format shopify: where the e-mail platform's events go
+    /// (canonical CSV; default: beside --out, named `<stem>.platform.csv`).
+    #[arg(long)]
+    platform_out: Option<PathBuf>,
     /// Print the flow's expected net contribution per entry under the true
     /// model instead, over N carts (potential outcomes; default 200000).
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "200000",
@@ -394,6 +408,12 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
     for (reason, n) in &report.quarantined_by_reason {
         println!("  quarantined {n:>8}  {reason}");
     }
+    for line in report.ledger.lines() {
+        println!("{line}");
+    }
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
+    }
     if let Some(p) = &a.report {
         write_json(p, &report)?;
     }
@@ -417,6 +437,9 @@ fn run_paths(a: PathsArgs) -> Result<()> {
             write_json(p, &run.audit)?;
         }
         print!("{}", flow::summary_of(&run.totals, &run.audit)?);
+        if run.audit.entries == 0 {
+            eprintln!("{}", flow::no_entries_warning(&run.audit, &config));
+        }
         return Ok(());
     }
     let table = stage("read events", || {
@@ -436,6 +459,9 @@ fn run_paths(a: PathsArgs) -> Result<()> {
         write_json(p, &tables.audit)?;
     }
     print!("{}", flow::summary(&tables, &config)?);
+    if tables.audit.entries == 0 {
+        eprintln!("{}", flow::no_entries_warning(&tables.audit, &config));
+    }
     Ok(())
 }
 
@@ -466,7 +492,28 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))
         .with_context(|| format!("flow config {}", a.flow.display()))?;
     let truth = sim.truth;
-    events::store::write_events_owned(sim.events, out)?;
+    use cartlift::simulate::render::{self, SimFormat};
+    match a.format {
+        SimFormat::Canonical => events::store::write_events_owned(sim.events, out)?,
+        SimFormat::Shopify => {
+            let platform = a.platform_out.clone().unwrap_or_else(|| {
+                let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+                out.with_file_name(format!("{stem}.platform.csv"))
+            });
+            let st = render::write_shopify(&sim.events, out, &platform)?;
+            println!(
+                "shopify: {} webhook payloads ({} test orders, {} retries) → {}; {} e-mail platform events → {}",
+                st.payloads,
+                st.test_orders,
+                st.retries,
+                out.display(),
+                st.platform_events,
+                platform.display()
+            );
+        }
+        SimFormat::Segment => render::write_segment_warehouse(&sim.events, out)?,
+        SimFormat::Ga4 => render::write_ga4(&sim.events, out)?,
+    }
     if let Some(p) = &a.truth {
         write_json(p, &truth)?;
     }

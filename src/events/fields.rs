@@ -126,6 +126,22 @@ pub fn parse_timestamp(s: &str, field: &str, epoch: EpochUnit) -> Result<i64, Re
         }
         us as i64
     } else {
+        // Warehouse renderings: `2026-03-18 10:00:00 UTC` (BigQuery) and
+        // `2026-03-18 10:00:00+00` (PostgreSQL, Redshift).
+        let owned;
+        let s = if let Some(head) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix(" utc")) {
+            owned = format!("{}+00:00", head.trim_end());
+            owned.as_str()
+        } else if s.len() > 3
+            && s.as_bytes()[s.len() - 3] == b'+'
+            && s[s.len() - 2..].bytes().all(|b| b.is_ascii_digit())
+            && s.contains(' ')
+        {
+            owned = format!("{s}:00");
+            owned.as_str()
+        } else {
+            s
+        };
         let dt = chrono::DateTime::parse_from_rfc3339(s)
             .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z"))
             .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z"))
@@ -166,6 +182,12 @@ mod tests {
         assert!(parse_timestamp("yesterday", "ts", EpochUnit::None).is_err());
         assert!(parse_timestamp("1e400", "ts", EpochUnit::S).is_err());
         assert!(parse_timestamp("-", "ts", EpochUnit::S).is_err());
+        let w = parse_timestamp("2026-03-02 10:15:00 UTC", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
+        let w = parse_timestamp("2026-03-02 10:15:00.000 UTC", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
+        let w = parse_timestamp("2026-03-02 11:15:00+01", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
         assert_eq!(
             format_timestamp(t + 5),
             "2026-03-02T10:15:00.000005Z".to_string()

@@ -482,6 +482,9 @@ pub fn load_events(
     let mut quarantine = crate::events::ingest::Quarantine::discard();
     let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
     eprintln!("{}", report.summary_line());
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
+    }
     let mut table = EventTable::from_events(&events);
     table.skipped_rows = report.quarantined;
     Ok(table)
@@ -553,6 +556,27 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
     totals.add_carts(&tables.carts)?;
     totals.touches = tables.audit.touches;
     summary_of(&totals, &tables.audit)
+}
+
+/// The warning printed when a run finds no flow entry at all, with the
+/// likely cause.
+pub fn no_entries_warning(audit: &Audit, config: &FlowConfig) -> String {
+    let cause = if audit.skipped_rows > 0 {
+        format!(
+            "{} rows were set aside as invalid; if that is most of the input, it is probably in another shape than the one read (check --format; `cartlift ingest --quarantine q.csv` lists the reasons)",
+            audit.skipped_rows
+        )
+    } else {
+        format!(
+            "no `{}` was followed by {} without activity or an order; check the flow's trigger and abandon_after, and that the log holds cart events",
+            match config.flow.trigger {
+                crate::config::Trigger::CheckoutStarted => "checkout_started",
+                crate::config::Trigger::CartUpdated => "cart_updated",
+            },
+            config.flow.abandon_after
+        )
+    };
+    format!("warning: no flow entries found: {cause}")
 }
 
 /// As [`summary`], from totals gathered as the carts were written.
