@@ -14,7 +14,10 @@ use serde_json::{Map, Value};
 
 fn kind_of(name: &str) -> Option<EventKind> {
     Some(match name {
-        "add_to_cart" | "remove_from_cart" | "view_cart" => EventKind::CartUpdated,
+        "add_to_cart" | "remove_from_cart" | "view_cart"
+        // Activity inside the checkout: the shopper is still there.
+        | "add_shipping_info"
+        | "add_payment_info" => EventKind::CartUpdated,
         "begin_checkout" => EventKind::CheckoutStarted,
         "purchase" => EventKind::OrderCompleted,
         "refund" => EventKind::OrderRefunded,

@@ -288,6 +288,30 @@ pub fn resolve<R>(payloads: Vec<Pending<R>>, ids: &Resolved) -> Resolution<R> {
             .or_default()
             .push((content_key(&p.payload), p));
     }
+    // A refund or cancellation whose source never places the order joins a
+    // record of the same order id that another source places (a store that
+    // sends orders through Segment and refunds as Shopify webhooks).
+    let orphans: Vec<Key> = groups
+        .iter()
+        .filter(|(_, g)| g.iter().all(|(_, p)| p.payload.state.is_none()))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in orphans {
+        let target = groups
+            .iter()
+            .filter(|(k, g)| {
+                k.0 != key.0
+                    && k.1 == key.1
+                    && (key.2.is_empty() || k.2.is_empty() || k.2 == key.2)
+                    && g.iter().any(|(_, p)| p.payload.state.is_some())
+            })
+            .map(|(k, _)| k.clone())
+            .next();
+        if let Some(t) = target {
+            let moved = groups.remove(&key).unwrap_or_default();
+            groups.entry(t).or_default().extend(moved);
+        }
+    }
     let mut out = Resolution {
         events: Vec::new(),
         rejected: Vec::new(),
@@ -592,6 +616,16 @@ mod tests {
         ]);
         assert_eq!(r.report.orders, 1);
         assert_eq!(r.rejected[0].1.reason, Reason::OrderIdReused);
+    }
+
+    #[test]
+    fn a_refund_from_another_source_joins_the_order() {
+        let mut refund = OrderPayload::new(Source::Shopify, "o1".into(), None);
+        refund.refunds.push(RefundFact::by_content(60, Some(5.0)));
+        let r = run(vec![refund, placed(Source::Segment, "o1", "a", 10, 50.0)]);
+        assert!(r.rejected.is_empty());
+        assert_eq!(r.report.refunded, 5.0);
+        assert_eq!(r.report.net_revenue, 45.0);
     }
 
     #[test]

@@ -31,7 +31,14 @@ fn slug(name: &str) -> String {
 
 fn kind_of(name: &str) -> Option<EventKind> {
     Some(match slug(name).as_str() {
-        "product_added" | "product_removed" | "cart_viewed" | "cart_updated" => {
+        "product_added"
+        | "product_removed"
+        | "cart_viewed"
+        | "cart_updated"
+        // Activity inside the checkout: the shopper is still there.
+        | "checkout_step_viewed"
+        | "checkout_step_completed"
+        | "payment_info_entered" => {
             EventKind::CartUpdated
         }
         "checkout_started" => EventKind::CheckoutStarted,

@@ -457,13 +457,20 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-/// The input when it is one Parquet file (read as canonical events, not ingested).
+/// The input when it is one canonical Parquet file (read directly, not
+/// ingested). A Parquet file in another shape (a Segment warehouse or GA4
+/// export) goes through ingestion like any raw file.
 pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path> {
+    use crate::events::source::{self, Container};
     match inputs {
-        [p] if crate::events::source::Container::of_path(p)
-            .is_ok_and(|c| c == crate::events::source::Container::Parquet) =>
-        {
-            Some(p)
+        [p] if Container::of_path(p).is_ok_and(|c| c == Container::Parquet) => {
+            // An unreadable file takes the direct route, whose error names it.
+            let canonical = source::peek_keys(p, Container::Parquet).map_or(true, |keys| {
+                crate::schema::REQUIRED_COLUMNS
+                    .iter()
+                    .all(|c| keys.iter().any(|k| k == c))
+            });
+            canonical.then_some(p.as_path())
         }
         _ => None,
     }

@@ -671,6 +671,74 @@ fn data_quality(ctx: &Ctx) -> String {
         &files,
         &[0, 1],
     ));
+    html.push_str(&ledger_books(ctx));
+    html
+}
+
+/// The order ledger's books: what finance reconciles against the store.
+fn ledger_books(ctx: &Ctx) -> String {
+    let l = &ctx.summary.ingest.ledger;
+    let sym = &ctx.sym;
+    let m = |x: f64| f::money(x, sym, 2);
+    let mut html = format!(
+        "<h3>Order ledger</h3>\n<p>Every order payload merged into one record per order (refunds counted once, \
+         only when money moved, capped at the order; test orders excluded): gross {} − refunds {} − \
+         cancellations {} = net {}.</p>\n",
+        m(l.gross_revenue),
+        m(l.refunded),
+        m(l.cancellations),
+        m(l.net_revenue)
+    );
+    let rows: Vec<Vec<String>> = [
+        ("orders", l.orders, None),
+        (
+            "test orders excluded",
+            l.test_orders,
+            Some(l.test_order_value),
+        ),
+        (
+            "cancelled orders",
+            l.cancelled_orders,
+            Some(l.cancellations),
+        ),
+        ("refunds counted", l.refunds, Some(l.refunded)),
+        (
+            "refunds capped at the order's value",
+            l.refunds_capped,
+            Some(l.refund_amount_capped),
+        ),
+        (
+            "order payloads merged into a record",
+            l.payloads_merged,
+            None,
+        ),
+        (
+            "repeated payloads or placements (quarantined)",
+            l.duplicate_payloads,
+            None,
+        ),
+        (
+            "order ids used by another customer (quarantined)",
+            l.order_ids_reused,
+            None,
+        ),
+        (
+            "refunds or cancellations of unknown orders (quarantined)",
+            l.unjoined_payloads,
+            None,
+        ),
+    ]
+    .iter()
+    .map(|(label, n, amount)| vec![esc(label), f::count(*n), amount.map(m).unwrap_or_default()])
+    .collect();
+    html.push_str(&aligned_table(&["", "count", "amount"], &rows, &[0]));
+    let id = &ctx.summary.ingest.identity;
+    html.push_str(&format!(
+        "<p>Identity: {} identifiers joined into {} customers ({} filed under another identifier of the same customer).</p>\n",
+        f::count(id.identifiers),
+        f::count(id.customers),
+        f::count(id.aliased)
+    ));
     html
 }
 
