@@ -22,6 +22,9 @@ pub struct FlowConfig {
     pub segments: Segments,
     #[serde(default)]
     pub guardrails: Guardrails,
+    /// The Klaviyo flow this file mirrors (`cartlift flow import|export`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub klaviyo: Option<KlaviyoLink>,
     /// Population parameters for `cartlift simulate`; a production config has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<toml::Table>,
@@ -99,6 +102,22 @@ pub struct Step {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incentive: Option<Incentive>,
+    /// Klaviyo message ids that send this step (one per branch of the
+    /// Klaviyo flow that reaches it), so a `$message` maps to `flow_step`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub klaviyo_message_ids: Vec<String>,
+}
+
+/// `[klaviyo]`: ids of the Klaviyo flow a flow file was imported from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KlaviyoLink {
+    /// The flow's id (`$flow` on its message events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    /// The account's id of the trigger metric (Started Checkout, Added to Cart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_metric_id: Option<String>,
 }
 
 fn default_channel() -> String {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod duration;
 pub mod events;
 pub mod flow;
+pub mod klaviyo_flow;
 pub mod lift;
 pub mod metrics;
 pub mod policy;

@@ -55,6 +55,9 @@ enum Command {
     Policy(PolicyArgs),
     /// The per-cart reduction as SQL for Spark, DuckDB, BigQuery or Snowflake: statistics or path tables.
     Sql(SqlArgs),
+    /// Flow definitions of sending platforms to and from flow.toml (Klaviyo).
+    #[command(subcommand)]
+    Flow(FlowCommand),
 }
 
 #[derive(clap::Args)]
@@ -361,6 +364,19 @@ struct AssignArgs {
     /// Output CSV (customer_id,bucket,arm); standard output when absent.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the profile-property CSV a platform imports instead
+    /// (klaviyo: `Email,cartlift_arm` from a profile file with an `Email` column).
+    #[arg(long, value_enum, requires = "customers")]
+    export: Option<AssignExport>,
+    /// With --export: the column whose value is hashed into the arm (default:
+    /// `customer_id` when the file has one, else the e-mail address).
+    #[arg(long, requires = "export")]
+    key_column: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AssignExport {
+    Klaviyo,
 }
 
 fn main() -> ExitCode {
@@ -382,6 +398,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => run_demo(a),
         Command::Policy(a) => run_policy(a),
         Command::Sql(a) => run_sql(a),
+        Command::Flow(c) => run_flow(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -553,6 +570,9 @@ fn run_policy(a: PolicyArgs) -> Result<()> {
 
 fn run_assign(a: AssignArgs) -> Result<()> {
     let config = FlowConfig::load(&a.flow)?;
+    if let (Some(AssignExport::Klaviyo), Some(input)) = (a.export, &a.customers) {
+        return run_assign_klaviyo(&config, input, a.key_column.as_deref(), a.out.as_deref());
+    }
     let assigner = assign::Assigner::new(&config);
     let ids: Vec<String> = match (&a.customers, &a.customer_id) {
         (Some(p), _) => assign::read_customer_ids(p)?,
@@ -898,6 +918,160 @@ fn run_sql(a: SqlArgs) -> Result<()> {
             std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
         }
         None => print!("{text}"),
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// A Klaviyo flow (GET /api/flows/{id}?additional-fields[flow]=definition) → flow.toml.
+    Import(FlowImportArgs),
+    /// flow.toml → the Klaviyo create-flow request body (POST /api/flows).
+    Export(FlowExportArgs),
+}
+
+#[derive(clap::Args)]
+struct FlowImportArgs {
+    /// The flow definition as Klaviyo's API returns it (a create-flow body also reads).
+    #[arg(long, value_name = "FLOW.json")]
+    klaviyo: PathBuf,
+    #[arg(long, value_name = "flow.toml")]
+    out: PathBuf,
+    /// The flow file to take what Klaviyo does not hold from: abandonment,
+    /// attribution window, salt, arm weights, margin, segments, guardrails.
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Names the trigger metric: a GET /api/metrics response or a GET /api/events?include=metric page.
+    #[arg(long, value_name = "JSON")]
+    metrics: Option<PathBuf>,
+    /// The trigger, whatever the metric: checkout_started or cart_updated.
+    #[arg(long, value_parser = parse_trigger)]
+    trigger: Option<cartlift::config::Trigger>,
+    /// The holdout's share when the flow has no holdout split and no --base.
+    #[arg(long)]
+    holdout_share: Option<f64>,
+}
+
+#[derive(clap::Args)]
+struct FlowExportArgs {
+    /// The flow file to export.
+    #[arg(long, value_name = "flow.toml")]
+    klaviyo: PathBuf,
+    #[arg(long, value_name = "create_flow.json")]
+    out: PathBuf,
+    /// The account's id of the trigger metric (default: `[klaviyo] trigger_metric_id`).
+    #[arg(long)]
+    trigger_metric_id: Option<String>,
+}
+
+fn parse_trigger(s: &str) -> Result<cartlift::config::Trigger, String> {
+    match s {
+        "checkout_started" => Ok(cartlift::config::Trigger::CheckoutStarted),
+        "cart_updated" => Ok(cartlift::config::Trigger::CartUpdated),
+        _ => Err(format!("`{s}`: expected checkout_started or cart_updated")),
+    }
+}
+
+fn run_flow(c: FlowCommand) -> Result<()> {
+    use cartlift::klaviyo_flow as kf;
+    match c {
+        FlowCommand::Import(a) => {
+            if let Some(h) = a.holdout_share {
+                if !(h > 0.0 && h < 1.0) {
+                    bail!("--holdout-share: expected a share between 0 and 1, got {h}");
+                }
+            }
+            let def = kf::read_definition(&a.klaviyo)?;
+            let base = a.base.as_deref().map(FlowConfig::load).transpose()?;
+            let metrics = match &a.metrics {
+                Some(p) => Some(kf::metric_names(&kf::read_json(p)?)),
+                None => None,
+            };
+            let opts = kf::ImportOptions {
+                base: base.as_ref(),
+                metrics: metrics.as_ref(),
+                trigger: a.trigger,
+                holdout_share: a.holdout_share,
+            };
+            let imported = kf::import(&def, &opts)
+                .with_context(|| format!("Klaviyo flow {}", a.klaviyo.display()))?;
+            for w in &imported.warnings {
+                eprintln!("warning: {}: {w}", a.klaviyo.display());
+            }
+            let text = imported.config.to_toml()?;
+            std::fs::write(&a.out, text)
+                .with_context(|| format!("cannot write {}", a.out.display()))?;
+            let c = &imported.config;
+            let steps: usize = c.arms.iter().map(|x| x.steps.len()).sum();
+            println!(
+                "flow `{}`: {} arms, {steps} steps; {} warning(s); written to {}",
+                c.flow.name,
+                c.arms.len(),
+                imported.warnings.len(),
+                a.out.display()
+            );
+        }
+        FlowCommand::Export(a) => {
+            let config = FlowConfig::load(&a.klaviyo)?;
+            let opts = kf::ExportOptions {
+                trigger_metric_id: a.trigger_metric_id,
+            };
+            let exported = kf::export(&config, &opts);
+            for w in &exported.warnings {
+                eprintln!("warning: {}: {w}", a.klaviyo.display());
+            }
+            write_json(&a.out, &exported.body)?;
+            println!(
+                "Klaviyo create-flow body for `{}`: {} actions; {} warning(s); written to {}",
+                config.flow.name,
+                exported.definition.actions.len(),
+                exported.warnings.len(),
+                a.out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_assign_klaviyo(
+    config: &FlowConfig,
+    input: &std::path::Path,
+    key_column: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> Result<()> {
+    use cartlift::klaviyo_flow::profiles;
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let source = input.display().to_string();
+    let sink: Box<dyn std::io::Write> = match out {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let r = profiles::write_profiles(config, file, &source, key_column, sink)?;
+    const SHOWN: usize = 20;
+    for (line, reason) in r.skipped.iter().take(SHOWN) {
+        eprintln!("warning: {source} line {line}: skipped: {reason}");
+    }
+    if r.skipped.len() > SHOWN {
+        eprintln!(
+            "warning: {source}: {} more rows skipped",
+            r.skipped.len() - SHOWN
+        );
+    }
+    let arms: Vec<String> = r.per_arm.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    let line = format!(
+        "{} profiles ({}; arm from the hash of `{}`), {} skipped, {} repeated",
+        r.written,
+        arms.join(", "),
+        r.key_column,
+        r.skipped.len(),
+        r.duplicates
+    );
+    match out {
+        Some(p) => println!("{line}; written to {}", p.display()),
+        None => eprintln!("{line}"),
     }
     Ok(())
 }

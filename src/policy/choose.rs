@@ -734,6 +734,7 @@ mod tests {
                     customer_status: None,
                     code: None,
                 }),
+                klaviyo_message_ids: vec![],
             }],
             arms: vec![],
             cell,

@@ -197,8 +197,20 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
         (None, None) => job.config.to_toml()?,
     };
     write_text(&out.join("recommended_flow.toml"), &recommended)?;
+    write_klaviyo_flow(&recommended, out)?;
     stage("charts and page", || page::write_report(&summary, out))?;
     Ok(summary)
+}
+
+/// `recommended_flow.klaviyo.json`: the recommended flow as Klaviyo's
+/// create-flow body; what Klaviyo cannot express goes to stderr as warnings.
+fn write_klaviyo_flow(recommended: &str, out: &Path) -> Result<()> {
+    let next = FlowConfig::parse(recommended).context("recommended_flow.toml does not parse")?;
+    let exported = crate::klaviyo_flow::export(&next, &Default::default());
+    for w in &exported.warnings {
+        eprintln!("warning: recommended_flow.klaviyo.json: {w}");
+    }
+    write_json(&out.join("recommended_flow.klaviyo.json"), &exported.body)
 }
 
 /// Ingests every input, quarantining bad rows into `out/quarantine.csv`.
