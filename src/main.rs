@@ -261,6 +261,7 @@ impl ReadArgs {
             currency: self.currency.clone(),
             rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
             customer_key: self.customer_key,
+            klaviyo_steps: None,
         }
     }
 }
@@ -295,6 +296,10 @@ struct IngestArgs {
     /// Also write the counts as JSON.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The flow file, to give Klaviyo messages their step (by message id or
+    /// name) and set aside other flows' messages.
+    #[arg(long)]
+    flow: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -393,12 +398,17 @@ fn main() -> ExitCode {
 }
 
 fn run_ingest(a: IngestArgs) -> Result<()> {
+    let mut opts = a.read.options();
+    if let Some(f) = &a.flow {
+        let config = FlowConfig::load(f)?;
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+    }
     let mut quarantine = match &a.quarantine {
         Some(p) => Quarantine::to_file(p)?,
         None => Quarantine::discard(),
     };
     let (events, report) = stage("read and validate", || {
-        ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)
+        ingest::ingest(&a.inputs, &opts, &mut quarantine)
     })?;
     quarantine.finish()?;
     stage("write events", || {
@@ -443,7 +453,9 @@ fn run_paths(a: PathsArgs) -> Result<()> {
         return Ok(());
     }
     let table = stage("read events", || {
-        flow::load_events(&a.events, &a.read.options())
+        let mut opts = a.read.options();
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+        flow::load_events(&a.events, &opts)
     })?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct_tables(&table, &config, a.touches.is_some())
@@ -513,6 +525,9 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         }
         SimFormat::Segment => render::write_segment_warehouse(&sim.events, out)?,
         SimFormat::Ga4 => render::write_ga4(&sim.events, out)?,
+        SimFormat::Klaviyo => {
+            render::write_klaviyo(&sim.events, out)?;
+        }
     }
     if let Some(p) = &a.truth {
         write_json(p, &truth)?;

@@ -19,7 +19,7 @@ fn ingest_csv(input: &str) -> (String, String) {
 fn segment_track_events_map_to_canonical() {
     let (text, stdout) = ingest_csv("segment.ndjson");
     assert!(
-        stdout.contains("read 8, accepted 6, quarantined 2"),
+        stdout.contains("read 8, accepted 7, quarantined 1"),
         "{stdout}"
     );
     let expected = [

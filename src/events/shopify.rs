@@ -13,7 +13,8 @@
 //!
 //! A refund counts only the money that moved: transactions of kind `refund`
 //! with status `success` (pending, failed and voided transactions count
-//! nothing). Refunds are identified by their `id`. Orders with `test: true`
+//! nothing; a transaction without a status, as older exports write them, is
+//! read as settled; a settled one without an amount is quarantined). Refunds are identified by their `id`. Orders with `test: true`
 //! are test orders (not revenue). Identity: `customer.id` and the e-mail
 //! (`email`, `customer.email`, `contact_email`) are aliases of one customer.
 
@@ -83,7 +84,11 @@ fn kind_of(topic: Option<&str>, obj: &Map<String, Value>) -> Result<Kind, Reject
 fn ids_of(obj: &Map<String, Value>) -> Vec<(IdKind, String)> {
     let customer = obj.get("customer").and_then(Value::as_object);
     let mut ids = Vec::new();
-    if let Some(id) = customer.and_then(|c| fields::text(c.get("id"))) {
+    let scalar = |v: Option<&Value>| match v {
+        Some(Value::String(_)) | Some(Value::Number(_)) => fields::text(v),
+        _ => None,
+    };
+    if let Some(id) = customer.and_then(|c| scalar(c.get("id"))) {
         let id = identity::normalize(&id);
         ids.push((identity::kind_of_bare(&id), id));
     }
@@ -92,7 +97,7 @@ fn ids_of(obj: &Map<String, Value>) -> Vec<(IdKind, String)> {
         customer.and_then(|c| c.get("email")),
         obj.get("contact_email"),
     ] {
-        if let Some(e) = fields::text(v).map(|e| identity::normalize(&e)) {
+        if let Some(e) = scalar(v).map(|e| identity::normalize(&e)) {
             if !ids.iter().any(|(_, x)| *x == e) {
                 ids.push((identity::kind_of_bare(&e), e));
             }
@@ -208,6 +213,7 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
             state.test = matches!(obj.get("test"), Some(Value::Bool(true)))
                 || fields::text(obj.get("test")).as_deref() == Some("true");
             let mut p = OrderPayload::new(Source::Shopify, order_id, customer);
+            p.currency = state.currency.clone();
             p.state = Some(state);
             if present(obj, "cancelled_at") {
                 p.cancelled_at = Some(fields::timestamp(
@@ -248,6 +254,12 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
                 )
             })?;
             let mut p = OrderPayload::new(Source::Shopify, order_id, customer);
+            p.currency = currency.or_else(|| {
+                obj.get("transactions")
+                    .and_then(Value::as_array)
+                    .and_then(|t| t.iter().find_map(|t| fields::text(t.get("currency"))))
+                    .map(|c| c.to_ascii_uppercase())
+            });
             p.refunds.push(refund_of(obj, "refund", epoch)?);
             Ok(Mapped {
                 orders: vec![p],
@@ -283,11 +295,14 @@ fn refund_of(
         let kind = t.get("kind").and_then(Value::as_str).unwrap_or("refund");
         let status = t.get("status").and_then(Value::as_str).unwrap_or("success");
         if kind.eq_ignore_ascii_case("refund") && status.eq_ignore_ascii_case("success") {
-            total += amount(
-                t.get("amount"),
-                &format!("{field}.transactions[{j}].amount"),
-            )?
-            .unwrap_or(0.0);
+            let name = format!("{field}.transactions[{j}].amount");
+            total += amount(t.get("amount"), &name)?.ok_or_else(|| {
+                Rejection::new(
+                    Reason::MissingRefundAmount,
+                    Some(&name),
+                    "a successful refund transaction without an amount: what was refunded cannot be known",
+                )
+            })?;
         }
     }
     let amount = Some((total * 100.0).round() / 100.0);

@@ -179,7 +179,7 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let stamp = stamp::stamp(job.inputs, job.config, job.config_text)?;
     use crate::progress::stage;
-    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, out))?;
+    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, out, job.config))?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct(&table, job.config)
     })?;
@@ -202,9 +202,17 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
 }
 
 /// Ingests every input, quarantining bad rows into `out/quarantine.csv`.
-fn ingest_events(inputs: &[PathBuf], out: &Path) -> Result<(EventTable, IngestReport)> {
+fn ingest_events(
+    inputs: &[PathBuf],
+    out: &Path,
+    config: &FlowConfig,
+) -> Result<(EventTable, IngestReport)> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
-    let (events, report) = ingest::ingest(inputs, &IngestOptions::default(), &mut quarantine)?;
+    let opts = IngestOptions {
+        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
+        ..IngestOptions::default()
+    };
+    let (events, report) = ingest::ingest(inputs, &opts, &mut quarantine)?;
     quarantine.finish()?;
     let mut table = EventTable::from_events(&events);
     // As `cartlift paths` counts them, so the audits agree.
