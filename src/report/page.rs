@@ -445,6 +445,28 @@ fn attribution(ctx: &Ctx) -> String {
          really earned. Journeys: every message sent, named by step, no lookback.</p>\n",
     );
     html.push_str(&figures(ctx, Section::Attribution));
+    for d in &ctx.summary.dashboard {
+        let ratio = d
+            .over_attribution_ratio
+            .map(|r| format!(": <strong>{r:.1}×</strong> what the flow really earned"))
+            .unwrap_or_default();
+        let inc = d
+            .incremental_revenue
+            .map(|i| {
+                format!(
+                    ", against {} incremental from the holdout{ratio}",
+                    esc(&f::money(i.estimate, &ctx.sym, 0))
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<p class=\"dashboard\">What an e-mail platform's dashboard shows for <em>{}</em> ({}): <strong>{}</strong> attributed to the flow{inc}.</p>",
+            esc(&d.arm),
+            esc(d.rule),
+            esc(&f::money(d.attributed_revenue, &ctx.sym, 0)),
+        );
+    }
     for a in &ctx.summary.attribution {
         let _ = writeln!(
             html,
