@@ -629,3 +629,55 @@ fn a_file_that_maps_nothing_among_others_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn segment_warehouse_as_ndjson_and_parquet() {
+    use polars::prelude::*;
+    let d = case_dir("13-segment-warehouse-export");
+    let dir = tempfile::tempdir().unwrap();
+    let mut df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(d.join("segment_warehouse.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let pq = dir.path().join("wh.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let nd = dir.path().join("wh.ndjson");
+    let mut r = csv::Reader::from_path(d.join("segment_warehouse.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    let mut lines = String::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let obj: serde_json::Map<String, serde_json::Value> = head
+            .iter()
+            .zip(row.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        lines.push_str(&serde_json::Value::Object(obj).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&nd, lines).unwrap();
+    for input in [&pq, &nd] {
+        let r = run_case(&[input], &d.join("flow.toml"), &[]);
+        assert!(
+            close(revenue(&r, "wh-user-1"), 80.0),
+            "{input:?}: {:?}",
+            r.carts
+        );
+        assert!(close(revenue(&r, "wh-user-2"), 45.5));
+        // `paths` reads the export directly as well.
+        let out = dir.path().join("carts.csv");
+        run(&[
+            "paths",
+            s(input),
+            "--flow",
+            s(&d.join("flow.toml")),
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(carts(&out).len(), 2);
+    }
+}
