@@ -681,3 +681,63 @@ fn segment_warehouse_as_ndjson_and_parquet() {
         assert_eq!(carts(&out).len(), 2);
     }
 }
+
+#[test]
+fn a_refund_seen_as_webhook_snapshot_and_transaction_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let co = checkout(
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:00:00Z",
+        "90.00",
+    );
+    let placed = order(
+        "orders/create",
+        90,
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T13:00:00Z",
+        "2026-03-02T13:00:00Z",
+        "90.00",
+        "",
+    );
+    let refund = refund(701, "2026-03-03T10:00:00Z", "25.00", "success");
+    let hook = format!(
+        r#"{{"topic":"refunds/create","payload":{}}}"#,
+        refund.replacen('{', r#"{"order_id":90,"#, 1)
+    );
+    let snap = order(
+        "orders/updated",
+        90,
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T13:00:00Z",
+        "2026-03-03T10:00:05Z",
+        "90.00",
+        &format!(r#","refunds":[{refund}]"#),
+    );
+    let txn = r#"{"topic":"order_transactions/create","payload":{"id":702,"order_id":90,"kind":"refund","status":"success","amount":"25.00","created_at":"2026-03-03T10:00:01Z"}}"#.to_string();
+    let sale = r#"{"topic":"order_transactions/create","payload":{"id":703,"order_id":90,"kind":"sale","status":"success","amount":"90.00","created_at":"2026-03-02T13:00:00Z"}}"#.to_string();
+    let r = run_case(
+        &[&write(
+            dir.path(),
+            "t.ndjson",
+            &[co, placed, hook, snap, txn, sale],
+        )],
+        &flow(),
+        &[],
+    );
+    assert!(close(revenue(&r, "9010"), 65.0), "{:?}", r.carts);
+    assert_eq!(r.report["ledger"]["refunds"], 1);
+    let reasons: Vec<&str> = r.quarantine.iter().map(|q| q.0.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["unmapped_event"],
+        "the sale transaction: {:?}",
+        r.quarantine
+    );
+}

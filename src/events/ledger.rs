@@ -205,7 +205,8 @@ pub struct LedgerReport {
     pub cancelled_orders: u64,
     /// Value of cancelled orders not already refunded.
     pub cancellations: f64,
-    /// Refunds counted (settled, with money moved), and their amount.
+    /// Refunds counted (settled, with money moved; for Shopify, each refund
+    /// transaction), and their amount.
     pub refunds: u64,
     pub refunded: f64,
     /// Refunds cut down so that an order never goes below zero.
