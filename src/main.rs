@@ -347,6 +347,10 @@ struct ReadArgs {
     /// Conversion rate CUR=RATE: units of --currency per unit of CUR (repeatable).
     #[arg(long = "rate", value_parser = parse_rate)]
     rates: Vec<(String, f64)>,
+    /// Identifier each customer is filed under when payloads carry several
+    /// (platform customer id, e-mail address, anonymous/device id).
+    #[arg(long, value_enum, default_value = "id")]
+    customer_key: cartlift::events::identity::CustomerKey,
 }
 
 impl ReadArgs {
@@ -356,6 +360,8 @@ impl ReadArgs {
             epoch_unit: self.epoch_unit,
             currency: self.currency.clone(),
             rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
+            customer_key: self.customer_key,
+            klaviyo_steps: None,
         }
     }
 }
@@ -390,6 +396,10 @@ struct IngestArgs {
     /// Also write the counts as JSON.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The flow file, to give Klaviyo messages their step (by message id or
+    /// name) and set aside other flows' messages.
+    #[arg(long)]
+    flow: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -431,6 +441,15 @@ struct SimulateArgs {
     /// Ground truth out (JSON).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Shape of the log: canonical events, or the shapes stores export
+    /// (Shopify webhooks + the e-mail platform's events, a Segment
+    /// warehouse export, a GA4 BigQuery export).
+    #[arg(long, value_enum, default_value = "canonical")]
+    format: cartlift::simulate::render::SimFormat,
+    /// With --format shopify: where the e-mail platform's events go
+    /// (canonical CSV; default: beside --out, named `<stem>.platform.csv`).
+    #[arg(long)]
+    platform_out: Option<PathBuf>,
     /// Print the flow's expected net contribution per entry under the true
     /// model instead, over N carts (potential outcomes; default 200000).
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "200000",
@@ -508,20 +527,29 @@ fn inputs_named<'a>(option: &'a str, paths: &'a [PathBuf]) -> Vec<(&'a str, &'a 
 }
 
 fn run_ingest(a: IngestArgs) -> Result<()> {
+    let mut inputs = inputs_named("input", &a.inputs);
+    if let Some(f) = &a.flow {
+        inputs.push(("--flow", f));
+    }
     claim(
-        &inputs_named("input", &a.inputs),
+        &inputs,
         &[
             ("--out", Some(&a.out)),
             ("--quarantine", a.quarantine.as_ref()),
             ("--report", a.report.as_ref()),
         ],
     )?;
+    let mut opts = a.read.options();
+    if let Some(f) = &a.flow {
+        let config = FlowConfig::load(f)?;
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+    }
     let mut quarantine = match &a.quarantine {
         Some(p) => Quarantine::to_file(p)?,
         None => Quarantine::discard(),
     };
     let (events, report) = stage("read and validate", || {
-        ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)
+        ingest::ingest(&a.inputs, &opts, &mut quarantine)
     })?;
     quarantine.finish()?;
     stage("write events", || {
@@ -530,6 +558,12 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
     println!("{}", report.summary_line());
     for (reason, n) in &report.quarantined_by_reason {
         println!("  quarantined {n:>8}  {reason}");
+    }
+    for line in report.ledger.lines() {
+        println!("{line}");
+    }
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
     }
     if let Some(p) = &a.report {
         write_json(p, &report)?;
@@ -569,10 +603,15 @@ fn run_paths(a: PathsArgs) -> Result<()> {
             write_json(p, &audit)?;
         }
         say(&flow::summary_of(&run.totals, &audit)?);
+        if audit.entries == 0 {
+            eprintln!("{}", flow::no_entries_warning(&audit, &config));
+        }
         return Ok(());
     }
     let table = stage("read events", || {
-        flow::load_events(&a.events, &a.read.options())
+        let mut opts = a.read.options();
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+        flow::load_events(&a.events, &opts)
     })?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct_tables(&table, &config, a.touches.is_some())
@@ -591,13 +630,20 @@ fn run_paths(a: PathsArgs) -> Result<()> {
         write_json(p, &tables.audit)?;
     }
     say(&flow::summary(&tables, &config)?);
+    if tables.audit.entries == 0 {
+        eprintln!("{}", flow::no_entries_warning(&tables.audit, &config));
+    }
     Ok(())
 }
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
     claim(
         &[("--flow", &a.flow)],
-        &[("--out", a.out.as_ref()), ("--truth", a.truth.as_ref())],
+        &[
+            ("--out", a.out.as_ref()),
+            ("--truth", a.truth.as_ref()),
+            ("--platform-out", a.platform_out.as_ref()),
+        ],
     )?;
     let config = FlowConfig::load(&a.flow)?;
     if let Some(n) = a.evaluate {
@@ -622,7 +668,43 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))
         .with_context(|| format!("flow config {}", a.flow.display()))?;
     let truth = sim.truth;
-    events::store::write_events_owned(sim.events, out)?;
+    use cartlift::simulate::render::{self, SimFormat};
+    match a.format {
+        SimFormat::Canonical => events::store::write_events_owned(sim.events, out)?,
+        SimFormat::Shopify => {
+            let platform = a.platform_out.clone().unwrap_or_else(|| {
+                let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+                out.with_file_name(format!("{stem}.platform.csv"))
+            });
+            if a.platform_out.is_none() {
+                claim(
+                    &[("--flow", &a.flow)],
+                    &[("--platform-out", Some(&platform))],
+                )?;
+            }
+            let st = output::write_path(out, |webhooks| {
+                output::write_path(&platform, |p| {
+                    render::write_shopify(&sim.events, webhooks, p)
+                })
+            })?;
+            println!(
+                "shopify: {} webhook payloads ({} test orders, {} retries) → {}; {} e-mail platform events → {}",
+                st.payloads,
+                st.test_orders,
+                st.retries,
+                out.display(),
+                st.platform_events,
+                platform.display()
+            );
+        }
+        SimFormat::Segment => {
+            output::write_path(out, |p| render::write_segment_warehouse(&sim.events, p))?
+        }
+        SimFormat::Ga4 => output::write_path(out, |p| render::write_ga4(&sim.events, p))?,
+        SimFormat::Klaviyo => {
+            output::write_path(out, |p| render::write_klaviyo(&sim.events, p))?;
+        }
+    }
     if let Some(p) = &a.truth {
         write_json(p, &truth)?;
     }

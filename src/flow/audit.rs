@@ -23,6 +23,7 @@ pub struct CustomerAudit {
     pub duplicate_orders: u64,
     pub orders_outside_flow: u64,
     pub refunds_after_window: u64,
+    pub refunds_capped: u64,
     pub messages_without_entry: u64,
     pub engagement_without_send: u64,
     pub candidates_pending: u64,
@@ -120,6 +121,8 @@ pub struct Audit {
     pub duplicate_orders: u64,
     pub orders_outside_flow: u64,
     pub refunds_after_window: u64,
+    /// Refunds cut down so that an order's revenue never goes below zero.
+    pub refunds_capped: u64,
     pub messages_without_entry: u64,
     pub engagement_without_send: u64,
     pub candidates_pending: u64,
@@ -161,6 +164,7 @@ impl Audit {
         self.duplicate_orders += o.duplicate_orders;
         self.orders_outside_flow += o.orders_outside_flow;
         self.refunds_after_window += o.refunds_after_window;
+        self.refunds_capped += o.refunds_capped;
         self.messages_without_entry += o.messages_without_entry;
         self.engagement_without_send += o.engagement_without_send;
         self.candidates_pending += o.candidates_pending;
@@ -190,6 +194,7 @@ impl Audit {
         self.duplicate_orders += c.duplicate_orders;
         self.orders_outside_flow += c.orders_outside_flow;
         self.refunds_after_window += c.refunds_after_window;
+        self.refunds_capped += c.refunds_capped;
         self.messages_without_entry += c.messages_without_entry;
         self.engagement_without_send += c.engagement_without_send;
         self.candidates_pending += c.candidates_pending;

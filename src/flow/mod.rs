@@ -457,13 +457,20 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-/// The input when it is one Parquet file (read as canonical events, not ingested).
+/// The input when it is one canonical Parquet file (read directly, not
+/// ingested). A Parquet file in another shape (a Segment warehouse or GA4
+/// export) goes through ingestion like any raw file.
 pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path> {
+    use crate::events::source::{self, Container};
     match inputs {
-        [p] if crate::events::source::Container::of_path(p)
-            .is_ok_and(|c| c == crate::events::source::Container::Parquet) =>
-        {
-            Some(p)
+        [p] if Container::of_path(p).is_ok_and(|c| c == Container::Parquet) => {
+            // An unreadable file takes the direct route, whose error names it.
+            let canonical = source::peek_keys(p, Container::Parquet).map_or(true, |keys| {
+                crate::schema::REQUIRED_COLUMNS
+                    .iter()
+                    .all(|c| keys.iter().any(|k| k == c))
+            });
+            canonical.then_some(p.as_path())
         }
         _ => None,
     }
@@ -482,6 +489,9 @@ pub fn load_events(
     let mut quarantine = crate::events::ingest::Quarantine::discard();
     let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
     eprintln!("{}", report.summary_line());
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
+    }
     let mut table = EventTable::from_events(&events);
     table.skipped_rows = report.quarantined;
     Ok(table)
@@ -550,6 +560,27 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
     totals.add_carts(&tables.carts)?;
     totals.touches = tables.audit.touches;
     summary_of(&totals, &tables.audit)
+}
+
+/// The warning printed when a run finds no flow entry at all, with the
+/// likely cause.
+pub fn no_entries_warning(audit: &Audit, config: &FlowConfig) -> String {
+    let cause = if audit.skipped_rows > 0 {
+        format!(
+            "{} rows were set aside as invalid; if that is most of the input, it is probably in another shape than the one read (check --format; `cartlift ingest --quarantine q.csv` lists the reasons)",
+            audit.skipped_rows
+        )
+    } else {
+        format!(
+            "no `{}` was followed by {} without activity or an order; check the flow's trigger and abandon_after, and that the log holds cart events",
+            match config.flow.trigger {
+                crate::config::Trigger::CheckoutStarted => "checkout_started",
+                crate::config::Trigger::CartUpdated => "cart_updated",
+            },
+            config.flow.abandon_after
+        )
+    };
+    format!("warning: no flow entries found: {cause}")
 }
 
 /// As [`summary`], from totals gathered as the carts were written.

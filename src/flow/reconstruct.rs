@@ -10,7 +10,8 @@
 //! - An order lands on an open entry (entered before it, window not over,
 //!   not yet converted): the one with its cart id, else the latest.
 //!   Duplicate order ids count once. Refunds and cancellations inside the
-//!   window reduce the entry's revenue.
+//!   window reduce the entry's revenue; refunds are capped at what is left
+//!   of the order (revenue never goes below zero).
 //! - Messages belong to the latest entry at or before their timestamp
 //!   (preferring the entry of their cart when they carry one).
 
@@ -264,7 +265,12 @@ pub fn reconstruct_customer(
                 if kind == EventKind::OrderCancelled {
                     o.cancelled = true;
                 } else if !t.value[r].is_nan() {
-                    o.refunded += t.value[r];
+                    // Never below zero: a refund beyond what is left is capped.
+                    let left = (o.value - o.refunded).max(0.0);
+                    if t.value[r] > left {
+                        out.audit.refunds_capped += 1;
+                    }
+                    o.refunded += t.value[r].min(left);
                 }
             }
             _ => attach_message(t, r, rules, &mut out),

@@ -230,16 +230,43 @@ fn remove_stale_temporaries(target: &Path) {
     let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
         return;
     };
-    let prefix = format!(".{}.", name.to_string_lossy());
+    let suffix = temp_suffix(&name.to_string_lossy());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if n.starts_with(&prefix) && n.ends_with(".cartlift-tmp") {
+        if n.starts_with('.') && n.ends_with(&suffix) {
             let _ = std::fs::remove_file(e.path());
         }
     }
+}
+
+/// Temporary files are `.RANDOM.cartlift-tmp.NAME`: hidden, and ending in
+/// the target's own name, so writers that go by the extension still can.
+fn temp_suffix(name: &str) -> String {
+    format!(".cartlift-tmp.{name}")
+}
+
+/// Locks `target` and opens a temporary file beside it: (the target's
+/// resolved path, its directory, the temporary file).
+fn temp_beside(target: &Path) -> Result<(PathBuf, PathBuf, tempfile::NamedTempFile)> {
+    let absolute = resolve(target)?.canonical;
+    lock(&absolute)?;
+    let dir = absolute
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let name = absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(&temp_suffix(&name))
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create {} (in {})", target.display(), dir.display()))?;
+    Ok((absolute, dir, tmp))
 }
 
 fn in_staging(target: &Path) -> bool {
@@ -261,21 +288,7 @@ pub fn write_file(target: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> 
             .with_context(|| format!("cannot write {shown}"))?;
         return Ok(());
     }
-    let absolute = resolve(target)?.canonical;
-    lock(&absolute)?;
-    let dir = absolute
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = absolute
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".cartlift-tmp")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create {shown} (in {})", dir.display()))?;
+    let (absolute, dir, mut tmp) = temp_beside(target)?;
     fill(tmp.as_file_mut()).with_context(|| format!("cannot write {shown}"))?;
     tmp.as_file_mut()
         .flush()
@@ -286,6 +299,23 @@ pub fn write_file(target: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> 
         .with_context(|| format!("cannot write {shown}"))?;
     sync_dir(&dir);
     Ok(())
+}
+
+/// [`write_file`] for a writer that takes a path: `fill` writes to a
+/// hidden temporary path beside the target, which is fsynced and renamed
+/// over the target only when `fill` succeeds.
+pub fn write_path<T>(target: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let shown = target.display().to_string();
+    let (absolute, dir, tmp) = temp_beside(target)?;
+    let value = fill(tmp.path()).with_context(|| format!("cannot write {shown}"))?;
+    File::open(tmp.path())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write {shown}"))?;
+    tmp.persist(&absolute)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {shown}"))?;
+    sync_dir(&dir);
+    Ok(value)
 }
 
 /// [`write_file`] of bytes held in memory.
@@ -333,21 +363,7 @@ impl PartialFile {
                 tmp: Some(Partial::Staged(file)),
             });
         }
-        let absolute = resolve(target)?.canonical;
-        lock(&absolute)?;
-        let dir = absolute
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let name = absolute
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".cartlift-tmp")
-            .tempfile_in(&dir)
-            .with_context(|| format!("cannot create {shown} (in {})", dir.display()))?;
+        let (absolute, _, tmp) = temp_beside(target)?;
         Ok(PartialFile {
             target: absolute,
             tmp: Some(Partial::Temporary(tmp)),
@@ -616,7 +632,7 @@ mod tests {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".cartlift-tmp"))
+            .filter(|n| n.contains(".cartlift-tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }

@@ -63,6 +63,9 @@ pub struct Summary {
     pub lift: LiftReport,
     /// Every standard attribution model beside the holdout, per treatment.
     pub attribution: Vec<FlowAttribution>,
+    /// What an e-mail platform's dashboard (Klaviyo's default) credits to
+    /// the flow, per treatment, beside the holdout's incremental revenue.
+    pub dashboard: Vec<Dashboard>,
     /// Cumulative incremental revenue by entry date, per treatment.
     pub timeline: Vec<Timeline>,
     pub funnel: Vec<StepFunnel>,
@@ -203,7 +206,7 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     let data = out.join(DATA_DIR);
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     write_text(&data.join("README.txt"), DATA_README)?;
-    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, &data))?;
+    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, &data, job.config))?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct(&table, job.config)
     })?;
@@ -238,10 +241,61 @@ They are personal data where customer ids are e-mail addresses or similar.\n\
 Share index.html, summary.json, lift.json, audit.json and charts/ without\n\
 this folder. Audit examples there name rows of carts.parquet (0-based).\n";
 
+/// What an e-mail platform's dashboard says the flow made, per treatment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    pub arm: String,
+    /// The platform's rule in words.
+    pub rule: &'static str,
+    /// Revenue of entries whose order followed an open or click within the
+    /// platform's window: what the dashboard reports as the flow's revenue.
+    pub attributed_revenue: f64,
+    /// The holdout's incremental revenue for the same recipients.
+    pub incremental_revenue: Option<Estimate>,
+    /// attributed / incremental (absent when the increment is not positive).
+    pub over_attribution_ratio: Option<f64>,
+}
+
+/// Klaviyo's default conversion rule (an open or click of the flow's
+/// e-mail within five days before the order) applied to the flow's own
+/// tables. Every model credits the whole of such an order to the flow, so
+/// last touch gives the dashboard's total.
+fn dashboard_view(
+    carts: &polars::prelude::DataFrame,
+    touches: &polars::prelude::DataFrame,
+    config: &FlowConfig,
+) -> Result<Vec<Dashboard>> {
+    let last: Vec<Box<dyn crate::attribution::AttributionModel>> =
+        vec![Box::new(crate::attribution::LastTouch)];
+    let rule = JourneyRule::platform_default();
+    let views = attribute_flow(carts, touches, config, &rule, &last)?;
+    Ok(views
+        .into_iter()
+        .map(|v| {
+            let m = v.side_by_side.first();
+            Dashboard {
+                arm: v.arm,
+                rule: "an open or click within 5 days before the order (Klaviyo's default for e-mail)",
+                attributed_revenue: m.map_or(0.0, |m| m.credited_revenue),
+                incremental_revenue: v.incremental_revenue,
+                over_attribution_ratio: m.and_then(|m| m.over_attribution_ratio),
+            }
+        })
+        .collect())
+}
+
 /// Ingests every input, quarantining bad rows into `data/quarantine.csv`.
-fn ingest_events(inputs: &[PathBuf], out: &Path) -> Result<(EventTable, IngestReport)> {
+fn ingest_events(
+    inputs: &[PathBuf],
+    out: &Path,
+    config: &FlowConfig,
+) -> Result<(EventTable, IngestReport)> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
-    let (events, report) = ingest::ingest(inputs, &IngestOptions::default(), &mut quarantine)?;
+    let opts = IngestOptions {
+        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
+        ..IngestOptions::default()
+    };
+    let (events, report) = ingest::ingest(inputs, &opts, &mut quarantine)?;
     quarantine.finish()?;
     let mut table = EventTable::from_events(&events);
     // As `cartlift paths` counts them, so the audits agree.
@@ -269,6 +323,7 @@ fn summarize(
         &journey_rule(),
         &models,
     )?;
+    let dashboard = dashboard_view(&tables.carts, &tables.touches, config)?;
     let timeline = timeline::cumulative(&tables.carts, config, opts.alpha, entries as f64)?;
     let funnel = funnel::step_funnel(&tables.carts, &tables.touches, config)?;
     let guardrails = funnel::step_guardrails(table, &tables.carts, &funnel, config, opts.alpha)?;
@@ -286,6 +341,7 @@ fn summarize(
         headline: headlines(&lift_report, config),
         lift: lift_report,
         attribution,
+        dashboard,
         timeline,
         funnel,
         guardrails,

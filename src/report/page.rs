@@ -442,6 +442,28 @@ fn attribution(ctx: &Ctx) -> String {
          really earned. Journeys: every message sent, named by step, no lookback.</p>\n",
     );
     html.push_str(&figures(ctx, Section::Attribution));
+    for d in &ctx.summary.dashboard {
+        let ratio = d
+            .over_attribution_ratio
+            .map(|r| format!(": <strong>{r:.1}×</strong> what the flow really earned"))
+            .unwrap_or_default();
+        let inc = d
+            .incremental_revenue
+            .map(|i| {
+                format!(
+                    ", against {} incremental from the holdout{ratio}",
+                    esc(&f::money(i.estimate, &ctx.sym, 0))
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<p class=\"dashboard\">What an e-mail platform's dashboard shows for <em>{}</em> ({}): <strong>{}</strong> attributed to the flow{inc}.</p>",
+            esc(&d.arm),
+            esc(d.rule),
+            esc(&f::money(d.attributed_revenue, &ctx.sym, 0)),
+        );
+    }
     for a in &ctx.summary.attribution {
         let _ = writeln!(
             html,
@@ -668,6 +690,74 @@ fn data_quality(ctx: &Ctx) -> String {
         &["file", "format", "read", "accepted", "quarantined"],
         &files,
         &[0, 1],
+    ));
+    html.push_str(&ledger_books(ctx));
+    html
+}
+
+/// The order ledger's books: what finance reconciles against the store.
+fn ledger_books(ctx: &Ctx) -> String {
+    let l = &ctx.summary.ingest.ledger;
+    let sym = &ctx.sym;
+    let m = |x: f64| f::money(x, sym, 2);
+    let mut html = format!(
+        "<h3>Order ledger</h3>\n<p>Every order payload merged into one record per order (refunds counted once, \
+         only when money moved, capped at the order; test orders excluded): gross {} − refunds {} − \
+         cancellations {} = net {}.</p>\n",
+        m(l.gross_revenue),
+        m(l.refunded),
+        m(l.cancellations),
+        m(l.net_revenue)
+    );
+    let rows: Vec<Vec<String>> = [
+        ("orders", l.orders, None),
+        (
+            "test orders excluded",
+            l.test_orders,
+            Some(l.test_order_value),
+        ),
+        (
+            "cancelled orders",
+            l.cancelled_orders,
+            Some(l.cancellations),
+        ),
+        ("refunds counted", l.refunds, Some(l.refunded)),
+        (
+            "refunds capped at the order's value",
+            l.refunds_capped,
+            Some(l.refund_amount_capped),
+        ),
+        (
+            "order payloads merged into a record",
+            l.payloads_merged,
+            None,
+        ),
+        (
+            "repeated payloads or placements (quarantined)",
+            l.duplicate_payloads,
+            None,
+        ),
+        (
+            "order ids used by another customer (quarantined)",
+            l.order_ids_reused,
+            None,
+        ),
+        (
+            "refunds or cancellations of unknown orders (quarantined)",
+            l.unjoined_payloads,
+            None,
+        ),
+    ]
+    .iter()
+    .map(|(label, n, amount)| vec![esc(label), f::count(*n), amount.map(m).unwrap_or_default()])
+    .collect();
+    html.push_str(&aligned_table(&["", "count", "amount"], &rows, &[0]));
+    let id = &ctx.summary.ingest.identity;
+    html.push_str(&format!(
+        "<p>Identity: {} identifiers joined into {} customers ({} filed under another identifier of the same customer).</p>\n",
+        f::count(id.identifiers),
+        f::count(id.customers),
+        f::count(id.aliased)
     ));
     html
 }
