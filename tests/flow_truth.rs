@@ -137,13 +137,19 @@ fn audit_finds_the_injected_sending_bugs() {
     assert!(found("reentries_inside_cooldown") >= injected("reentry_sends"));
     assert!(found("frequency_cap_violations") >= injected("duplicate_sends"));
     assert!(found("out_of_order_steps") >= injected("out_of_order_sends"));
+    let carts = read_parquet(&dir.path().join("c.parquet"));
     for k in ["sends_after_purchase", "sends_to_holdout"] {
         let ex = audit["findings"][k]["examples"].as_array().unwrap();
         assert!(!ex.is_empty() && ex.len() <= 5, "{k} has examples");
-        assert!(
-            ex[0].as_str().unwrap().contains('#'),
-            "examples are entry ids"
-        );
+        // Rows of the carts table, not customer ids.
+        let row: usize = ex[0]
+            .as_str()
+            .unwrap()
+            .strip_prefix("carts row ")
+            .expect("examples are carts rows")
+            .parse()
+            .unwrap();
+        assert!(row < carts.height());
     }
     assert_eq!(
         audit["duplicate_orders"].as_u64().unwrap(),

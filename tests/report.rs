@@ -17,9 +17,9 @@ const FILES: [&str; 9] = [
     "summary.json",
     "lift.json",
     "audit.json",
-    "carts.parquet",
-    "touches.parquet",
-    "quarantine.csv",
+    "data/carts.parquet",
+    "data/touches.parquet",
+    "data/quarantine.csv",
     "recommended_flow.toml",
     "index.html",
     "charts",
@@ -177,7 +177,10 @@ fn summary_audit_and_tables_match_the_paths_command() {
         s(&audit),
     ]);
     assert_eq!(read_json(&audit), summary()["audit"]);
-    for (ours, theirs) in [("carts.parquet", &carts), ("touches.parquet", &touches)] {
+    for (ours, theirs) in [
+        ("data/carts.parquet", &carts),
+        ("data/touches.parquet", &touches),
+    ] {
         let a = read_parquet(&report().join(ours));
         let b = read_parquet(theirs);
         assert!(a.equals_missing(&b), "{ours} differs from `cartlift paths`");

@@ -134,18 +134,23 @@ impl IngestReport {
     }
 }
 
-/// Where quarantined rows go: a CSV with the file, line, reason and raw row.
+/// Where quarantined rows go: a CSV with the file, line, reason and raw row,
+/// written through the output layer (renamed into place by [`finish`](Self::finish))
+/// with every text cell encoded so no spreadsheet reads it as a formula.
 pub struct Quarantine {
-    writer: Option<csv::Writer<BufWriter<File>>>,
+    writer: Option<(csv::Writer<BufWriter<File>>, crate::output::PartialFile)>,
 }
 
 impl Quarantine {
     pub fn to_file(path: &Path) -> Result<Quarantine> {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create quarantine file {}", path.display()))?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file));
-        w.write_record(["file", "line", "reason", "field", "detail", "raw"])?;
-        Ok(Quarantine { writer: Some(w) })
+        let file = crate::output::PartialFile::create(path)
+            .with_context(|| format!("quarantine file {}", path.display()))?;
+        let mut w = csv::Writer::from_writer(BufWriter::new(file.handle()?));
+        w.write_record(["file", "line", "reason", "field", "detail", "raw"])
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Quarantine {
+            writer: Some((w, file)),
+        })
     }
 
     /// Counts without keeping the rows (used where no file was asked for).
@@ -154,22 +159,25 @@ impl Quarantine {
     }
 
     fn put(&mut self, file: &str, line: u64, rej: &Rejection, raw: &str) -> Result<()> {
-        if let Some(w) = &mut self.writer {
+        use crate::output::encode::csv_cell;
+        if let Some((w, _)) = &mut self.writer {
             w.write_record([
-                file,
+                &*csv_cell(file),
                 &line.to_string(),
                 rej.reason.code(),
-                rej.field.as_deref().unwrap_or(""),
-                &rej.detail,
-                raw,
+                &csv_cell(rej.field.as_deref().unwrap_or("")),
+                &csv_cell(&rej.detail),
+                &csv_cell(&crate::validate::shorten_raw(raw)),
             ])?;
         }
         Ok(())
     }
 
     pub fn finish(self) -> Result<()> {
-        if let Some(mut w) = self.writer {
+        if let Some((mut w, file)) = self.writer {
             w.flush()?;
+            drop(w);
+            file.commit()?;
         }
         Ok(())
     }
@@ -406,6 +414,7 @@ impl State<'_> {
         };
         for e in &mapped.events {
             check_event(e)?;
+            crate::validate::event(e)?;
         }
         for p in &mut mapped.orders {
             if let Some(c) = &mut p.customer {

@@ -18,8 +18,7 @@ pub fn write_report(summary: &Summary, out: &Path) -> Result<()> {
     let charts = charts::all(summary)?;
     write_charts(&charts, &out.join("charts"))?;
     let path = out.join("index.html");
-    std::fs::write(&path, render(summary, &charts))
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::output::write_bytes(&path, render(summary, &charts).as_bytes())
 }
 
 fn write_charts(charts: &[Chart], dir: &Path) -> Result<()> {
@@ -30,14 +29,12 @@ fn write_charts(charts: &[Chart], dir: &Path) -> Result<()> {
     }
     for chart in charts {
         let svg_path = dir.join(format!("{}.svg", chart.name));
-        std::fs::write(&svg_path, &chart.svg)
-            .with_context(|| format!("cannot write {}", svg_path.display()))?;
+        crate::output::write_bytes(&svg_path, chart.svg.as_bytes())?;
         let png_path = dir.join(format!("{}.png", chart.name));
         let png = raster
             .png(&chart.svg)
             .with_context(|| format!("chart {}", chart.name))?;
-        std::fs::write(&png_path, png)
-            .with_context(|| format!("cannot write {}", png_path.display()))?;
+        crate::output::write_bytes(&png_path, &png)?;
     }
     Ok(())
 }
@@ -669,7 +666,8 @@ fn data_quality(ctx: &Ctx) -> String {
     let i = &ctx.summary.ingest;
     let mut html = format!(
         "<p>Every row read is accepted or quarantined: read {}, accepted {}, quarantined {}. Quarantined \
-         rows are in <code>quarantine.csv</code> with file, line, reason and the raw text.</p>\n",
+         rows are in <code>data/quarantine.csv</code> with file, line, reason and the raw text \
+         (row-level data: keep the <code>data/</code> folder to yourself when forwarding this page).</p>\n",
         f::count(i.read),
         f::count(i.accepted),
         f::count(i.quarantined)
