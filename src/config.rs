@@ -6,7 +6,7 @@
 //! `[simulation]` table is kept as raw TOML so it round-trips unchanged.
 
 use crate::duration::Span;
-use crate::validate::MAX_AMOUNT;
+use crate::validate::{shown, MAX_AMOUNT};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -302,13 +302,14 @@ impl FlowConfig {
         if !amount_ok(m.shipping_cost) {
             bail!(
                 "field `margin.shipping_cost`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
-                m.shipping_cost
+                shown(m.shipping_cost)
             );
         }
         for (ch, cost) in &m.message_cost {
             if !amount_ok(*cost) {
                 bail!(
-                    "field `margin.message_cost.{ch}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {cost}"
+                    "field `margin.message_cost.{ch}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
+                    shown(*cost)
                 );
             }
         }
@@ -473,7 +474,7 @@ impl FlowConfig {
                 if !ok {
                     bail!(
                         "field `{at}.incentive.value`: expected a percent in (0, 100] for percent_off or a positive amount of at most {MAX_AMOUNT:e} for fixed_off, got {}",
-                        inc.value
+                        shown(inc.value)
                     );
                 }
                 for (name, v) in [
@@ -483,7 +484,8 @@ impl FlowConfig {
                     if let Some(v) = v {
                         if !amount_ok(v) {
                             bail!(
-                                "field `{at}.incentive.{name}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {v}"
+                                "field `{at}.incentive.{name}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
+                                shown(v)
                             );
                         }
                     }

@@ -778,7 +778,12 @@ fn run_assign(a: AssignArgs) -> Result<()> {
     };
     match &a.out {
         Some(p) => output::write_file(p, |f| write(f)),
-        None => write(&mut std::io::stdout().lock()),
+        None => {
+            let mut text = Vec::new();
+            write(&mut text)?;
+            say(&String::from_utf8_lossy(&text));
+            Ok(())
+        }
     }
 }
 
@@ -1067,7 +1072,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
             if !(r.days.is_finite() && r.days <= MAX_PLAN_DAYS) {
                 bail!(
                     "{name}: an effect of {} is not reachable: detecting it at 80% power needs more than {MAX_PLAN_DAYS} days of traffic; expected a larger effect",
-                    a.effect.or(a.relative_effect).unwrap_or_default()
+                    cartlift::validate::shown(a.effect.or(a.relative_effect).unwrap_or_default())
                 );
             }
             println!(

@@ -30,6 +30,17 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 pub const MIN_TS: i64 = 946_684_800_000_000;
 pub const MAX_TS: i64 = 4_102_444_800_000_000;
 
+/// A number as a message shows it: plain when it is of everyday size,
+/// in scientific notation otherwise (never 300 digits).
+pub fn shown(x: f64) -> String {
+    let a = x.abs();
+    if x.is_finite() && a != 0.0 && !(1e-4..1e9).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// An amount: finite, not negative, at most [`MAX_AMOUNT`].
 pub fn amount(field: &str, x: f64) -> Result<(), Rejection> {
     if !x.is_finite() {
@@ -152,6 +163,14 @@ mod tests {
             assert_eq!(r.reason, Reason::BadNumber);
             assert_eq!(r.field.as_deref(), Some("value"));
         }
+    }
+
+    #[test]
+    fn numbers_are_shown_short() {
+        assert_eq!(shown(1e308), "1e308");
+        assert_eq!(shown(1e-300), "1e-300");
+        assert_eq!(shown(42.5), "42.5");
+        assert_eq!(shown(f64::NAN), "NaN");
     }
 
     #[test]

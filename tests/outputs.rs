@@ -618,3 +618,50 @@ fn one_busy_customer_reconstructs_every_session() {
     let unmatched = a["engagement_without_send"].as_u64().unwrap();
     assert!(unmatched > 0 && messages_before > 0);
 }
+
+#[test]
+fn markov_on_thousands_of_channels_keeps_every_conversion() {
+    // probe-13's shape: a sparse chain of 6000 campaign-level channels.
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("paths.csv");
+    let n = 6000;
+    let mut text = String::from("path,total_conversions,total_conversion_value,total_null\n");
+    let mut conversions = 0.0;
+    for i in 0..n {
+        let c = (i % 3) as f64;
+        conversions += c;
+        text.push_str(&format!(
+            "ch{i} > ch{},{c},{},{}\n",
+            (i * 7 + 1) % n,
+            c * 10.5,
+            1 + i % 2
+        ));
+    }
+    std::fs::write(&table, text).unwrap();
+    let json = dir.path().join("credit.json");
+    run(&[
+        "attribute",
+        "--paths",
+        s(&table),
+        "--value-col",
+        "total_conversion_value",
+        "--null-col",
+        "total_null",
+        "--models",
+        "markov_order_1",
+        "--json",
+        s(&json),
+    ]);
+    let credit = read_json(&json);
+    let model = &credit["models"][0];
+    let credited: f64 = model["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversions"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (credited - conversions).abs() < 1e-6 * conversions,
+        "{credited} credited of {conversions}"
+    );
+}

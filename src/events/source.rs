@@ -214,6 +214,12 @@ fn csv_header(path: &Path, reader: &mut csv::Reader<LineLimit<File>>) -> Result<
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
+    if reader.get_ref().cut.contains(&1) {
+        bail!(
+            "{}: line 1: the header line is longer than {MAX_LINE_BYTES} bytes; expected a line of column names",
+            path.display()
+        );
+    }
     for (i, name) in header.iter().enumerate() {
         if let Some(j) = header[..i].iter().position(|h| h == name) {
             bail!(
