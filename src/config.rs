@@ -566,6 +566,22 @@ pub(crate) mod tests {
             let e = format!("{:#}", FlowConfig::parse(&text).unwrap_err());
             assert!(e.contains(field), "{field}: {e}");
         }
+        let explore = include_str!("../data/sample/explore.toml");
+        let offer = "min_cart_value = 100.0,";
+        assert!(explore.contains(offer));
+        for (to, field) in [
+            ("min_cart_value = nan,", "incentive.min_cart_value"),
+            (
+                "min_cart_value = 100.0, max_cart_value = 50.0,",
+                "incentive.max_cart_value",
+            ),
+        ] {
+            let e = format!(
+                "{:#}",
+                FlowConfig::parse(&explore.replacen(offer, to, 1)).unwrap_err()
+            );
+            assert!(e.contains(field), "{field}: {e}");
+        }
         let mut c = FlowConfig::parse(SAMPLE).unwrap();
         c.arms.retain(|a| a.holdout);
         c.arms[0].weight = 1.0;

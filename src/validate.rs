@@ -127,6 +127,40 @@ pub fn event(e: &Event) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A carts table read back from a file (it may have been made or edited
+/// elsewhere): every money column finite and within [`MAX_AMOUNT`]. The
+/// first bad cell is an error naming the file, row and column.
+pub fn carts_table(df: &polars::prelude::DataFrame, path: &std::path::Path) -> anyhow::Result<()> {
+    use crate::flow::carts as c;
+    for name in [
+        c::CART_VALUE,
+        c::ORDER_VALUE,
+        c::REFUNDED,
+        c::REVENUE,
+        c::DISCOUNT,
+        c::MESSAGE_COST,
+        c::CUSTOMER_PRIOR_SPEND,
+    ] {
+        let Ok(column) = df.column(name) else {
+            continue;
+        };
+        let Ok(values) = column.f64() else {
+            continue;
+        };
+        if let Some((row, x)) = values.iter().enumerate().find_map(|(i, v)| {
+            v.filter(|x| !x.is_finite() || x.abs() > MAX_AMOUNT)
+                .map(|x| (i, x))
+        }) {
+            anyhow::bail!(
+                "{}: row {row}: column `{name}` is {}; expected a finite amount of at most {MAX_AMOUNT:e}",
+                path.display(),
+                shown(x)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Cuts a raw row to [`MAX_RAW_BYTES`] (on a character boundary), noting
 /// the full length, so one huge row never makes a huge quarantine file.
 pub fn shorten_raw(raw: &str) -> std::borrow::Cow<'_, str> {

@@ -665,3 +665,53 @@ fn markov_on_thousands_of_channels_keeps_every_conversion() {
         "{credited} credited of {conversions}"
     );
 }
+
+#[test]
+fn a_carts_table_with_non_finite_money_gives_no_inf() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let events = simulated(dir.path(), "e.csv", "500");
+    let carts = dir.path().join("carts.parquet");
+    run(&[
+        "paths",
+        s(&events),
+        "--flow",
+        s(&sample_flow()),
+        "--out",
+        s(&carts),
+    ]);
+    let mut df = read_parquet(&carts);
+    let mut revenue: Vec<Option<f64>> = df
+        .column("revenue")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect();
+    revenue[3] = Some(f64::INFINITY);
+    revenue[5] = Some(1e308);
+    revenue[7] = Some(f64::NAN);
+    df.with_column(Column::new("revenue".into(), revenue))
+        .unwrap();
+    let bad = dir.path().join("bad.parquet");
+    ParquetWriter::new(std::fs::File::create(&bad).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let json = dir.path().join("lift.json");
+    let o = cartlift(&[
+        "lift",
+        s(&bad),
+        "--flow",
+        s(&sample_flow()),
+        "--json",
+        s(&json),
+    ]);
+    assert_refused(&o, &["bad.parquet", "row 3", "`revenue`"]);
+    let text = stdout(&o) + &std::fs::read_to_string(&json).unwrap_or_default();
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+        assert!(
+            !word.eq_ignore_ascii_case("inf") && !word.eq_ignore_ascii_case("nan"),
+            "{text}"
+        );
+    }
+}
