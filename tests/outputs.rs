@@ -715,3 +715,67 @@ fn a_carts_table_with_non_finite_money_gives_no_inf() {
         );
     }
 }
+
+#[test]
+fn a_named_pipe_is_read_once_and_whole() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let events = simulated(dir.path(), "e.csv", "300");
+    let bytes = std::fs::read(&events).unwrap();
+    let reference = dir.path().join("ref.parquet");
+    run(&["ingest", s(&events), "--out", s(&reference)]);
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            f.write_all(&bytes).unwrap();
+        })
+    };
+    let out = dir.path().join("pipe.parquet");
+    run(&["ingest", s(&fifo), "--out", s(&out)]);
+    writer.join().unwrap();
+    assert_eq!(read_parquet(&out), read_parquet(&reference));
+}
+
+#[test]
+fn an_oversized_line_is_quarantined_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.csv");
+    let huge = "x".repeat(3 << 20);
+    std::fs::write(
+        &events,
+        format!(
+            "ts,event,customer_id,cart_id,order_id,value\n\
+             2026-03-05T10:00:00Z,checkout_started,c1,{huge},,10\n\
+             2026-03-05T11:00:00Z,order_completed,c1,k1,o1,40\n"
+        ),
+    )
+    .unwrap();
+    let q = dir.path().join("q.csv");
+    let o = run(&[
+        "ingest",
+        s(&events),
+        "--out",
+        s(&dir.path().join("o.csv")),
+        "--quarantine",
+        s(&q),
+    ]);
+    assert!(
+        stdout(&o).contains("read 2, accepted 1, quarantined 1"),
+        "{}",
+        stdout(&o)
+    );
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert!(
+        text.contains("longer than 1048576 bytes"),
+        "{}",
+        &text[..200]
+    );
+    assert!(text.len() < 10_000, "{} bytes", text.len());
+}
