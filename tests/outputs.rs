@@ -779,3 +779,28 @@ fn an_oversized_line_is_quarantined_short() {
     );
     assert!(text.len() < 10_000, "{} bytes", text.len());
 }
+
+#[test]
+fn a_json_key_given_twice_is_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.ndjson");
+    std::fs::write(
+        &events,
+        "{\"ts\":\"2026-03-05T10:00:00Z\",\"event\":\"checkout_started\",\"customer_id\":\"c1\",\"value\":10}\n\
+         {\"ts\":\"2026-03-05T11:00:00Z\",\"event\":\"order_completed\",\"customer_id\":\"c1\",\"order_id\":\"o1\",\"value\":10,\"value\":1000}\n",
+    )
+    .unwrap();
+    let q = dir.path().join("q.csv");
+    let o = run(&[
+        "ingest",
+        s(&events),
+        "--out",
+        s(&dir.path().join("o.csv")),
+        "--quarantine",
+        s(&q),
+    ]);
+    assert!(stdout(&o).contains("quarantined 1"), "{}", stdout(&o));
+    assert!(std::fs::read_to_string(&q)
+        .unwrap()
+        .contains("appears twice"));
+}

@@ -372,20 +372,51 @@ fn csv_fields(
     Ok(map)
 }
 
-fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!("a JSON {}; expected an object", kind_name(&other)),
-        )),
-        Err(e) => Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!("invalid JSON: {e}"),
-        )),
+/// A JSON object whose keys are unique (a key given twice is an error,
+/// not a silent choice of the last value).
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<UniqueObject, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "key `{key}` appears twice in one object"
+                        )));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(Keys)
     }
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    let unique_error = match serde_json::from_slice::<UniqueObject>(bytes) {
+        Ok(UniqueObject(map)) => return Ok(map),
+        Err(e) => e,
+    };
+    let detail = match serde_json::from_slice::<Value>(bytes) {
+        // An object that parses, but not with unique keys.
+        Ok(Value::Object(_)) => format!("invalid JSON object: {unique_error}"),
+        Ok(other) => format!("a JSON {}; expected an object", kind_name(&other)),
+        Err(e) => format!("invalid JSON: {e}"),
+    };
+    Err(Rejection::new(Reason::MalformedRow, None, detail))
 }
 
 fn kind_name(v: &Value) -> &'static str {
