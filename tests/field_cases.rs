@@ -521,3 +521,223 @@ fn a_shape_that_maps_nothing_says_so() {
     );
     assert!(err.contains("--format"), "{err}");
 }
+
+#[test]
+fn refunds_are_converted_like_their_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        "ts,event,customer_id,order_id,value,currency",
+        "2026-03-02T10:00:00Z,checkout_started,k,,50,USD",
+        "2026-03-02T10:00:00Z,checkout_started,k2,,50,EUR",
+        "2026-03-02T12:00:00Z,order_completed,k,o,50,USD",
+        "2026-03-02T12:00:00Z,order_completed,k2,o2,50,EUR",
+        "2026-03-03T12:00:00Z,order_refunded,k2,o2,50,EUR",
+    ]
+    .map(String::from);
+    let r = run_case(
+        &[&write(dir.path(), "cur.csv", &lines)],
+        &flow(),
+        &["--currency", "USD", "--rate", "EUR=1.08"],
+    );
+    // 50 EUR = 54 USD placed and 54 USD refunded: nothing left.
+    assert!(close(revenue(&r, "k2"), 0.0), "{:?}", r.carts);
+    assert_eq!(r.report["ledger"]["gross_revenue"], 104.0);
+    assert_eq!(r.report["ledger"]["refunded"], 54.0);
+    assert_eq!(r.report["ledger"]["net_revenue"], 50.0);
+}
+
+#[test]
+fn segment_identify_links_the_anonymous_shopper_to_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"type":"track","event":"Checkout Started","anonymousId":"a9","timestamp":"2026-03-02T10:00:00Z","properties":{"checkout_id":"k9","total":60}}"#,
+        r#"{"type":"track","event":"Order Completed","anonymousId":"a9","timestamp":"2026-03-02T12:00:00Z","properties":{"order_id":"S9","total":60}}"#,
+        r#"{"type":"identify","anonymousId":"a9","userId":"u9","traits":{"email":"Nine@X.com"}}"#,
+        r#"{"type":"track","event":"Order Refunded","userId":"u9","timestamp":"2026-03-03T12:00:00Z","properties":{"order_id":"S9","total":60}}"#,
+    ]
+    .map(String::from);
+    let r = run_case(&[&write(dir.path(), "id.ndjson", &lines)], &flow(), &[]);
+    assert!(close(revenue(&r, "u9"), 0.0), "{:?}", r.carts);
+    assert!(r.quarantine.is_empty(), "{:?}", r.quarantine);
+}
+
+#[test]
+fn ga4_purchases_without_a_transaction_id_are_each_their_own_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |ts: u64, name: &str, user: &str, tid: Option<&str>, value: f64| {
+        let tid = tid.map_or("null".to_string(), |t| format!("\"{t}\""));
+        format!(
+            r#"{{"event_timestamp":"{ts}","event_name":"{name}","event_params":[{{"key":"value","value":{{"double_value":{value}}}}}],"user_pseudo_id":"{user}","ecommerce":{{"transaction_id":{tid},"purchase_revenue":{value},"refund_value":{value}}}}}"#
+        )
+    };
+    let h = 3_600_000_000u64;
+    let t0 = 1_773_133_200_000_000u64;
+    let lines = [
+        ev(t0, "begin_checkout", "pp8", None, 73.0),
+        ev(t0 + 2 * h, "purchase", "pp8", Some("(not set)"), 36.0),
+        ev(t0 + 3 * h, "purchase", "pp8", Some("(not set)"), 37.0),
+        ev(t0, "begin_checkout", "pp9", None, 50.0),
+        ev(t0 + 2 * h, "purchase", "pp9", Some("T2"), 50.0),
+        // A refund sent from a server, under another device id.
+        ev(t0 + 30 * h, "refund", "server-mp", Some("T2"), 20.0),
+    ];
+    let r = run_case(&[&write(dir.path(), "g.ndjson", &lines)], &flow(), &[]);
+    assert_eq!(r.report["ledger"]["orders"], 3, "{}", r.report["ledger"]);
+    assert_eq!(r.report["ledger"]["gross_revenue"], 123.0);
+    assert!(close(revenue(&r, "pp9"), 30.0), "{:?}", r.carts);
+    assert!(r.quarantine.is_empty(), "{:?}", r.quarantine);
+}
+
+#[test]
+fn absurd_amounts_are_quarantined_not_summed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        "ts,event,customer_id,order_id,value",
+        "2026-03-02T12:00:00Z,order_completed,c1,o1,50000000000000000",
+        "2026-03-02T12:00:00Z,order_completed,c2,o2,1e300",
+        "2026-03-02T12:00:00Z,order_completed,c3,o3,25",
+    ]
+    .map(String::from);
+    let r = run_case(&[&write(dir.path(), "big.csv", &lines)], &flow(), &[]);
+    let reasons: Vec<&str> = r.quarantine.iter().map(|q| q.0.as_str()).collect();
+    assert_eq!(reasons, ["bad_number", "bad_number"]);
+    assert_eq!(r.report["ledger"]["gross_revenue"], 25.0);
+}
+
+#[test]
+fn a_file_that_maps_nothing_among_others_is_named() {
+    let d = case_dir("13-segment-warehouse-export");
+    let s01 = case_dir("01-shopify-orders-cancelled-webhook").join("webhooks.ndjson");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.csv");
+    let o = bin()
+        .args([
+            "ingest",
+            s(&s01),
+            s(&d.join("segment_warehouse.csv")),
+            "--format",
+            "shopify",
+            "--out",
+            s(&out),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("every row of") && err.contains("segment_warehouse.csv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn segment_warehouse_as_ndjson_and_parquet() {
+    use polars::prelude::*;
+    let d = case_dir("13-segment-warehouse-export");
+    let dir = tempfile::tempdir().unwrap();
+    let mut df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(d.join("segment_warehouse.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let pq = dir.path().join("wh.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let nd = dir.path().join("wh.ndjson");
+    let mut r = csv::Reader::from_path(d.join("segment_warehouse.csv")).unwrap();
+    let head = r.headers().unwrap().clone();
+    let mut lines = String::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let obj: serde_json::Map<String, serde_json::Value> = head
+            .iter()
+            .zip(row.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect();
+        lines.push_str(&serde_json::Value::Object(obj).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(&nd, lines).unwrap();
+    for input in [&pq, &nd] {
+        let r = run_case(&[input], &d.join("flow.toml"), &[]);
+        assert!(
+            close(revenue(&r, "wh-user-1"), 80.0),
+            "{input:?}: {:?}",
+            r.carts
+        );
+        assert!(close(revenue(&r, "wh-user-2"), 45.5));
+        // `paths` reads the export directly as well.
+        let out = dir.path().join("carts.csv");
+        run(&[
+            "paths",
+            s(input),
+            "--flow",
+            s(&d.join("flow.toml")),
+            "--out",
+            s(&out),
+        ]);
+        assert_eq!(carts(&out).len(), 2);
+    }
+}
+
+#[test]
+fn a_refund_seen_as_webhook_snapshot_and_transaction_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let co = checkout(
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:00:00Z",
+        "90.00",
+    );
+    let placed = order(
+        "orders/create",
+        90,
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T13:00:00Z",
+        "2026-03-02T13:00:00Z",
+        "90.00",
+        "",
+    );
+    let refund = refund(701, "2026-03-03T10:00:00Z", "25.00", "success");
+    let hook = format!(
+        r#"{{"topic":"refunds/create","payload":{}}}"#,
+        refund.replacen('{', r#"{"order_id":90,"#, 1)
+    );
+    let snap = order(
+        "orders/updated",
+        90,
+        9010,
+        "t@example.com",
+        "tok-t",
+        "2026-03-02T13:00:00Z",
+        "2026-03-03T10:00:05Z",
+        "90.00",
+        &format!(r#","refunds":[{refund}]"#),
+    );
+    let txn = r#"{"topic":"order_transactions/create","payload":{"id":702,"order_id":90,"kind":"refund","status":"success","amount":"25.00","created_at":"2026-03-03T10:00:01Z"}}"#.to_string();
+    let sale = r#"{"topic":"order_transactions/create","payload":{"id":703,"order_id":90,"kind":"sale","status":"success","amount":"90.00","created_at":"2026-03-02T13:00:00Z"}}"#.to_string();
+    let r = run_case(
+        &[&write(
+            dir.path(),
+            "t.ndjson",
+            &[co, placed, hook, snap, txn, sale],
+        )],
+        &flow(),
+        &[],
+    );
+    assert!(close(revenue(&r, "9010"), 65.0), "{:?}", r.carts);
+    assert_eq!(r.report["ledger"]["refunds"], 1);
+    let reasons: Vec<&str> = r.quarantine.iter().map(|q| q.0.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["unmapped_event"],
+        "the sale transaction: {:?}",
+        r.quarantine
+    );
+}

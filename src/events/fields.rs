@@ -29,8 +29,27 @@ pub fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// An optional finite number; strings holding numbers are accepted.
+/// The largest magnitude a number in an event may have: 10^12 (a trillion
+/// in any currency), so sums of amounts in cents never overflow.
+pub const MAX_NUMBER: f64 = 1e12;
+
+/// An optional finite number no larger than [`MAX_NUMBER`] in magnitude;
+/// strings holding numbers are accepted.
 pub fn number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
+    let x = unbounded_number(v, field)?;
+    if let Some(x) = x {
+        if x.abs() > MAX_NUMBER {
+            return Err(Rejection::new(
+                Reason::BadNumber,
+                Some(field),
+                format!("{field} = {x}; above the plausibility ceiling of 1e12"),
+            ));
+        }
+    }
+    Ok(x)
+}
+
+fn unbounded_number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
     let bad = |shown: &str| {
         Rejection::new(
             Reason::BadNumber,
@@ -202,6 +221,9 @@ mod tests {
         assert!(number(Some(&json!("abc")), "value").is_err());
         assert!(number(Some(&json!("NaN")), "value").is_err());
         assert!(number(Some(&json!([1])), "value").is_err());
+        assert!(number(Some(&json!(5e16)), "value").is_err());
+        assert!(number(Some(&json!("1e300")), "value").is_err());
+        assert_eq!(number(Some(&json!(1e12)), "value").unwrap(), Some(1e12));
         assert!(step(Some(&json!("0")), "flow_step").is_err());
         assert!(step(Some(&json!(1.5)), "flow_step").is_err());
         assert_eq!(step(Some(&json!("2")), "flow_step").unwrap(), Some(2));

@@ -84,8 +84,18 @@ pub fn map_row(
         )
     })?;
     let mut e = Event::new(ts, kind, customer);
+    // GA4 writes `(not set)` where a tag sent no id: no id at all.
+    let known = |id: String| (id != "(not set)").then_some(id);
     e.order_id = fields::text(ecommerce(row, "transaction_id"))
-        .or_else(|| fields::text(param(row, "transaction_id")));
+        .and_then(known)
+        .or_else(|| fields::text(param(row, "transaction_id")).and_then(known));
+    if kind == EventKind::OrderCompleted && e.order_id.is_none() {
+        // Without an id GA4 de-duplicates nothing: each purchase is its own order.
+        e.order_id = Some(format!(
+            "(no transaction_id) {}",
+            fields::format_timestamp(ts)
+        ));
+    }
     let value = match kind {
         EventKind::OrderCompleted => ecommerce(row, "purchase_revenue"),
         EventKind::OrderRefunded => ecommerce(row, "refund_value"),

@@ -24,15 +24,21 @@ pub enum IdKind {
     CustomerId,
     /// An e-mail address.
     Email,
+    /// An e-mail platform's own profile id (Klaviyo's profile id): stable
+    /// within that platform, unknown to the shop.
+    Profile,
     /// A device or cookie id (Segment `anonymousId`, GA4 `user_pseudo_id`).
     Anonymous,
 }
+
+/// The identifiers one row carries, with their kinds.
+pub type Ids = Vec<(IdKind, String)>;
 
 /// Which identifier a customer's events are filed under (`--customer-key`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CustomerKey {
     /// The platform customer id where a group has one, else the e-mail
-    /// address, else the anonymous id.
+    /// address, else an e-mail platform's profile id, else the anonymous id.
     #[default]
     Id,
     /// The e-mail address where a group has one, else as `id`.
@@ -47,7 +53,8 @@ impl CustomerKey {
             (CustomerKey::Email, IdKind::Email) | (CustomerKey::Anonymous, IdKind::Anonymous) => 0,
             (_, IdKind::CustomerId) => 1,
             (_, IdKind::Email) => 2,
-            (_, IdKind::Anonymous) => 3,
+            (_, IdKind::Profile) => 3,
+            (_, IdKind::Anonymous) => 4,
         }
     }
 }

@@ -5,7 +5,9 @@ use super::fields::EpochUnit;
 use super::identity::{self, CustomerKey, Identities, IdentityReport};
 use super::ledger::{self, LedgerReport, Pending, Source};
 use super::source::{self, Container, RawRow};
-use super::{canonical, check_event, ga4, segment, shopify, Event, Mapped, Reason, Rejection};
+use super::{
+    canonical, check_event, ga4, klaviyo, segment, shopify, Event, Mapped, Reason, Rejection,
+};
 use crate::schema as col;
 use anyhow::{bail, Context, Result};
 use rayon::slice::ParallelSliceMut;
@@ -26,6 +28,8 @@ pub enum Format {
     Segment,
     Shopify,
     Ga4,
+    /// Klaviyo Events API pages, or a metric's CSV export.
+    Klaviyo,
 }
 
 impl Format {
@@ -36,6 +40,7 @@ impl Format {
             Format::Segment => "segment",
             Format::Shopify => "shopify",
             Format::Ga4 => "ga4",
+            Format::Klaviyo => "klaviyo",
         }
     }
 }
@@ -50,6 +55,8 @@ pub struct IngestOptions {
     pub rates: BTreeMap<String, f64>,
     /// Which identifier each customer's events are filed under.
     pub customer_key: CustomerKey,
+    /// Klaviyo messages → flow steps (from the flow file), when known.
+    pub klaviyo_steps: Option<klaviyo::StepMap>,
 }
 
 /// Counts of one ingest run. `read == accepted + quarantined` always.
@@ -81,8 +88,24 @@ impl IngestReport {
     /// A warning when nothing usable was read: every row quarantined, with
     /// the most common reason and what it usually means.
     pub fn warning(&self) -> Option<String> {
-        if self.read == 0 || self.accepted > 0 {
+        if self.read == 0 {
             return None;
+        }
+        if self.accepted > 0 {
+            // A file of several that maps nothing is as lost as a whole run.
+            let lost: Vec<String> = self
+                .files
+                .iter()
+                .filter(|f| f.read > 0 && f.accepted == 0)
+                .map(|f| format!("{} (read as {}, {} rows)", f.path, f.format, f.read))
+                .collect();
+            if lost.is_empty() {
+                return None;
+            }
+            return Some(format!(
+                "every row of {} was quarantined; the file may be in another shape than the one read (check --format, or let --format auto tell per file)",
+                lost.join(", ")
+            ));
         }
         let (reason, n) = self
             .quarantined_by_reason
@@ -111,18 +134,23 @@ impl IngestReport {
     }
 }
 
-/// Where quarantined rows go: a CSV with the file, line, reason and raw row.
+/// Where quarantined rows go: a CSV with the file, line, reason and raw row,
+/// written through the output layer (renamed into place by [`finish`](Self::finish))
+/// with every text cell encoded so no spreadsheet reads it as a formula.
 pub struct Quarantine {
-    writer: Option<csv::Writer<BufWriter<File>>>,
+    writer: Option<(csv::Writer<BufWriter<File>>, crate::output::PartialFile)>,
 }
 
 impl Quarantine {
     pub fn to_file(path: &Path) -> Result<Quarantine> {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create quarantine file {}", path.display()))?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file));
-        w.write_record(["file", "line", "reason", "field", "detail", "raw"])?;
-        Ok(Quarantine { writer: Some(w) })
+        let file = crate::output::PartialFile::create(path)
+            .with_context(|| format!("quarantine file {}", path.display()))?;
+        let mut w = csv::Writer::from_writer(BufWriter::new(file.handle()?));
+        w.write_record(["file", "line", "reason", "field", "detail", "raw"])
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Quarantine {
+            writer: Some((w, file)),
+        })
     }
 
     /// Counts without keeping the rows (used where no file was asked for).
@@ -131,22 +159,25 @@ impl Quarantine {
     }
 
     fn put(&mut self, file: &str, line: u64, rej: &Rejection, raw: &str) -> Result<()> {
-        if let Some(w) = &mut self.writer {
+        use crate::output::encode::csv_cell;
+        if let Some((w, _)) = &mut self.writer {
             w.write_record([
-                file,
+                &*csv_cell(file),
                 &line.to_string(),
                 rej.reason.code(),
-                rej.field.as_deref().unwrap_or(""),
-                &rej.detail,
-                raw,
+                &csv_cell(rej.field.as_deref().unwrap_or("")),
+                &csv_cell(&rej.detail),
+                &csv_cell(&crate::validate::shorten_raw(raw)),
             ])?;
         }
         Ok(())
     }
 
     pub fn finish(self) -> Result<()> {
-        if let Some(mut w) = self.writer {
+        if let Some((mut w, file)) = self.writer {
             w.flush()?;
+            drop(w);
+            file.commit()?;
         }
         Ok(())
     }
@@ -287,11 +318,21 @@ struct State<'a> {
 impl State<'_> {
     fn read_file(&mut self, path: &Path, quarantine: &mut Quarantine) -> Result<()> {
         let container = Container::of_path(path)?;
-        let keys = source::peek_keys(path, container)?;
-        let format = resolve_format(path, self.opts.format, &keys)?;
-        if format == Format::Canonical && container != Container::Ndjson {
-            require_columns(path, &keys)?;
-        }
+        // Klaviyo's Events API pages are whole JSON documents, not one row a line.
+        let pages = container == Container::Ndjson
+            && matches!(self.opts.format, Format::Klaviyo | Format::Auto)
+            && klaviyo::sniff_pages(path);
+        let format = if pages {
+            Format::Klaviyo
+        } else {
+            let keys = source::peek_keys(path, container)?;
+            let format = resolve_format(path, self.opts.format, &keys)?;
+            if format == Format::Canonical && container != Container::Ndjson {
+                require_columns(path, &keys)?;
+            }
+            format
+        };
+        let file_metric = klaviyo::metric_of_file(path);
         let shown = path.display().to_string();
         let file_index = self.report.files.len();
         self.report.files.push(FileReport {
@@ -300,9 +341,9 @@ impl State<'_> {
             ..FileReport::default()
         });
         let mut file_report = FileReport::default();
-        source::read_rows(path, container, &mut |row: RawRow| {
+        let mut on_row = |row: RawRow| {
             file_report.read += 1;
-            let outcome = match self.map(format, &row) {
+            let outcome = match self.map(format, &row, file_metric) {
                 Ok(mapped) => self.admit(mapped, file_index, &shown, &row)?,
                 Err(rej) => Err(rej),
             };
@@ -319,7 +360,12 @@ impl State<'_> {
                 }
             }
             Ok(())
-        })?;
+        };
+        if pages {
+            klaviyo::read_pages(path, &mut on_row)?;
+        } else {
+            source::read_rows(path, container, &mut on_row)?;
+        }
         self.report.read += file_report.read;
         self.report.accepted += file_report.accepted;
         self.report.quarantined += file_report.quarantined;
@@ -330,7 +376,12 @@ impl State<'_> {
         Ok(())
     }
 
-    fn map(&self, format: Format, row: &RawRow) -> Result<Mapped, Rejection> {
+    fn map(
+        &self,
+        format: Format,
+        row: &RawRow,
+        file_metric: Option<&str>,
+    ) -> Result<Mapped, Rejection> {
         let fields = row.fields.as_ref().map_err(Clone::clone)?;
         let epoch = self.opts.epoch_unit;
         let split = |e: Event, source: Source, full: bool| -> Result<Mapped, Rejection> {
@@ -347,18 +398,23 @@ impl State<'_> {
                 e.customer_id = identity::normalize(&e.customer_id);
                 split(e, Source::Canonical, false)?
             }
-            Format::Segment => {
-                let (e, ids) = segment::map_row(fields, epoch)?;
-                split(e, Source::Segment, true)?.with_ids(ids)
-            }
+            Format::Segment => match segment::map_row(fields, epoch)? {
+                (Some(e), ids) => split(e, Source::Segment, true)?.with_ids(ids),
+                // An identify/alias call: identifiers linked, no event.
+                (None, ids) => Mapped::default().with_ids(ids),
+            },
             Format::Ga4 => {
                 let (e, ids) = ga4::map_row(fields, epoch)?;
                 split(e, Source::Ga4, true)?.with_ids(ids)
             }
             Format::Shopify => shopify::map_row(fields, epoch)?,
+            Format::Klaviyo => {
+                klaviyo::map_row(fields, epoch, self.opts.klaviyo_steps.as_ref(), file_metric)?
+            }
         };
         for e in &mapped.events {
             check_event(e)?;
+            crate::validate::event(e)?;
         }
         for p in &mut mapped.orders {
             if let Some(c) = &mut p.customer {
@@ -391,13 +447,17 @@ impl State<'_> {
                 .map_err(anyhow::Error::msg)?;
         }
         for p in &mut mapped.orders {
-            let cur = p.state.as_ref().and_then(|s| s.currency.clone());
+            let cur = p
+                .currency
+                .clone()
+                .or_else(|| p.state.as_ref().and_then(|s| s.currency.clone()));
             let converted = self
                 .convert(cur, p.amounts_mut(), shown, row.line)
                 .map_err(anyhow::Error::msg)?;
             if let Some(s) = &mut p.state {
-                s.currency = converted;
+                s.currency = converted.clone();
             }
+            p.currency = converted;
         }
         // Every mapper lists the row's customer among its identifiers, with
         // the kind the shape says it is.
@@ -472,11 +532,13 @@ fn resolve_format(path: &Path, asked: Format, keys: &[String]) -> Result<Format>
         Format::Ga4
     } else if shopify::looks_like(&keys) {
         Format::Shopify
+    } else if klaviyo::looks_like_csv(&keys) {
+        Format::Klaviyo
     } else if segment::looks_like(&keys) || segment::looks_like_warehouse(&keys) {
         Format::Segment
     } else {
         bail!(
-            "{}: cannot tell the event format from its columns ({}); expected canonical (ts, event, customer_id), Segment (type, event, userId), Segment warehouse (event, user_id or anonymous_id, timestamp), Shopify webhooks (token, cart_token, total_price) or GA4 (event_name, event_timestamp); pass --format",
+            "{}: cannot tell the event format from its columns ({}); expected canonical (ts, event, customer_id), Segment (type, event, userId), Segment warehouse (event, user_id or anonymous_id, timestamp), Shopify webhooks (token, cart_token, total_price), Klaviyo (Events API pages; CSV exports with $event_id or Profile ID) or GA4 (event_name, event_timestamp); pass --format",
             path.display(),
             if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
         )

@@ -48,6 +48,7 @@ pub enum Source {
     Segment,
     Shopify,
     Ga4,
+    Klaviyo,
 }
 
 impl Source {
@@ -72,6 +73,8 @@ pub struct OrderPayload {
     pub state: Option<OrderState>,
     pub cancelled_at: Option<i64>,
     pub refunds: Vec<RefundFact>,
+    /// The currency the payload's amounts are in (refunds included).
+    pub currency: Option<String>,
 }
 
 impl OrderPayload {
@@ -83,6 +86,7 @@ impl OrderPayload {
             state: None,
             cancelled_at: None,
             refunds: Vec::new(),
+            currency: None,
         }
     }
 
@@ -163,6 +167,7 @@ pub fn from_event(
 ) -> Result<OrderPayload, Rejection> {
     let order_id = e.order_id.clone().unwrap_or_default();
     let mut p = OrderPayload::new(source, order_id, Some(e.customer_id.clone()));
+    p.currency = e.currency.clone();
     match e.kind {
         EventKind::OrderCompleted => {
             let mut s = OrderState::placed(e.ts);
@@ -200,7 +205,8 @@ pub struct LedgerReport {
     pub cancelled_orders: u64,
     /// Value of cancelled orders not already refunded.
     pub cancellations: f64,
-    /// Refunds counted (settled, with money moved), and their amount.
+    /// Refunds counted (settled, with money moved; for Shopify, each refund
+    /// transaction), and their amount.
     pub refunds: u64,
     pub refunded: f64,
     /// Refunds cut down so that an order never goes below zero.
@@ -258,8 +264,8 @@ fn cents(x: f64) -> i64 {
     (x * 100.0).round() as i64
 }
 
-fn money(c: i64) -> f64 {
-    c as f64 / 100.0
+fn money(c: impl Into<i128>) -> f64 {
+    c.into() as f64 / 100.0
 }
 
 /// A total order on payload content, for choices that must not depend on
@@ -296,19 +302,31 @@ pub fn resolve<R>(payloads: Vec<Pending<R>>, ids: &Resolved) -> Resolution<R> {
         .filter(|(_, g)| g.iter().all(|(_, p)| p.payload.state.is_none()))
         .map(|(k, _)| k.clone())
         .collect();
+    // Likewise a refund a server sent under another device id (GA4's
+    // Measurement Protocol) joins the one order of that id, when there is
+    // exactly one.
     for key in orphans {
-        let target = groups
+        let placed: Vec<Key> = groups
             .iter()
             .filter(|(k, g)| {
-                k.0 != key.0
-                    && k.1 == key.1
-                    && (key.2.is_empty() || k.2.is_empty() || k.2 == key.2)
-                    && g.iter().any(|(_, p)| p.payload.state.is_some())
+                **k != key && k.1 == key.1 && g.iter().any(|(_, p)| p.payload.state.is_some())
             })
             .map(|(k, _)| k.clone())
-            .next();
+            .collect();
+        let other_source = placed.iter().find(|k| k.0 != key.0).cloned();
+        let same_source: Vec<&Key> = placed.iter().filter(|k| k.0 == key.0).collect();
+        let target = match (other_source, same_source.as_slice()) {
+            (_, [only]) => Some((*only).clone()),
+            (Some(t), []) => Some(t),
+            _ => None,
+        };
         if let Some(t) = target {
-            let moved = groups.remove(&key).unwrap_or_default();
+            let mut moved = groups.remove(&key).unwrap_or_default();
+            for (content, p) in &mut moved {
+                // It joins through the order, whoever it names.
+                p.payload.customer = None;
+                *content = content_key(&p.payload);
+            }
             groups.entry(t).or_default().extend(moved);
         }
     }
@@ -332,13 +350,14 @@ pub fn resolve<R>(payloads: Vec<Pending<R>>, ids: &Resolved) -> Resolution<R> {
     out
 }
 
+/// Sums in cents (amounts are at most 1e12, so i128 sums never overflow).
 #[derive(Default)]
 struct Totals {
-    test: i64,
-    refunded: i64,
-    capped: i64,
-    cancelled: i64,
-    gross: i64,
+    test: i128,
+    refunded: i128,
+    capped: i128,
+    cancelled: i128,
+    gross: i128,
 }
 
 fn resolve_order<R>(group: Vec<(String, Pending<R>)>, out: &mut Resolution<R>, tot: &mut Totals) {
@@ -472,11 +491,11 @@ fn emit<R>(merged: Vec<OrderPayload>, owner: &str, out: &mut Resolution<R>, tot:
     let value_c = cents(state.value.unwrap_or(0.0));
     if test {
         out.report.test_orders += 1;
-        tot.test += value_c;
+        tot.test += value_c as i128;
         return;
     }
     out.report.orders += 1;
-    tot.gross += value_c;
+    tot.gross += value_c as i128;
     let mut placed = Event::new(state.placed_at, EventKind::OrderCompleted, owner);
     placed.order_id = Some(order_id.clone());
     placed.cart_id = state.cart_id.clone();
@@ -515,7 +534,7 @@ fn emit<R>(merged: Vec<OrderPayload>, owner: &str, out: &mut Resolution<R>, tot:
         let amount = asked.min(left);
         if amount < asked {
             out.report.refunds_capped += 1;
-            tot.capped += asked - amount;
+            tot.capped += (asked - amount) as i128;
         }
         if amount <= 0 {
             continue;
@@ -528,10 +547,10 @@ fn emit<R>(merged: Vec<OrderPayload>, owner: &str, out: &mut Resolution<R>, tot:
         e.currency = state.currency.clone();
         out.events.push(e);
     }
-    tot.refunded += refunded_c;
+    tot.refunded += refunded_c as i128;
     if let Some(at) = merged.iter().filter_map(|p| p.cancelled_at).min() {
         out.report.cancelled_orders += 1;
-        tot.cancelled += (value_c - refunded_c).max(0);
+        tot.cancelled += (value_c - refunded_c).max(0) as i128;
         let mut e = Event::new(at, EventKind::OrderCancelled, owner);
         e.order_id = Some(order_id);
         e.currency = state.currency.clone();

@@ -9,6 +9,7 @@ pub mod fields;
 pub mod ga4;
 pub mod identity;
 pub mod ingest;
+pub mod klaviyo;
 pub mod ledger;
 pub mod segment;
 pub mod shopify;
@@ -175,6 +176,13 @@ pub fn check_event(e: &Event) -> Result<(), Rejection> {
                     Reason::BadNumber,
                     Some(name),
                     format!("{name} is {x}; expected a finite number"),
+                ));
+            }
+            if x.abs() > fields::MAX_NUMBER {
+                return Err(Rejection::new(
+                    Reason::BadNumber,
+                    Some(name),
+                    format!("{name} is {x}; above the plausibility ceiling of 1e12"),
                 ));
             }
             if x < 0.0 {

@@ -5,6 +5,9 @@
 //! `user_id`/`anonymous_id`, properties flattened into columns, timestamps
 //! like `2026-03-18 10:00:00 UTC`), as CSV, NDJSON or Parquet.
 //!
+//! `identify` and `alias` calls carry no event; they link `userId`,
+//! `anonymousId` (`previousId`) and `traits.email` as aliases.
+//!
 //! Event time: `timestamp` (else `original_timestamp`/`originalTimestamp`,
 //! `sent_at`/`sentAt`, `received_at`). Identity: `userId` (a customer id, or
 //! an e-mail address) and `anonymousId` are aliases of one customer, as is
@@ -72,13 +75,57 @@ fn is_warehouse(row: &Map<String, Value>) -> bool {
         && (row.contains_key("user_id") || row.contains_key("anonymous_id"))
 }
 
-/// Maps one row; returns the event and the identifiers it carries.
+/// The identifiers an `identify` or `alias` call links: `userId`,
+/// `anonymousId` (or `previousId`), and `traits.email`.
+fn links(row: &Map<String, Value>) -> Vec<(IdKind, String)> {
+    let mut ids = Vec::new();
+    for key in ["userId", "user_id"] {
+        if let Some(u) = fields::text(row.get(key)).map(|u| identity::normalize(&u)) {
+            ids.push((identity::kind_of_bare(&u), u));
+        }
+    }
+    let email = fields::text(row.get("traits").and_then(|t| t.get("email")))
+        .or_else(|| {
+            fields::text(
+                row.get("context")
+                    .and_then(|c| c.get("traits"))
+                    .and_then(|t| t.get("email")),
+            )
+        })
+        .map(|e| identity::normalize(&e))
+        .filter(|e| e.contains('@'));
+    if let Some(e) = email {
+        ids.push((IdKind::Email, e));
+    }
+    for key in ["anonymousId", "anonymous_id", "previousId", "previous_id"] {
+        if let Some(a) = fields::text(row.get(key)).map(|a| identity::normalize(&a)) {
+            ids.push((IdKind::Anonymous, a));
+        }
+    }
+    ids
+}
+
+/// Maps one row; returns the event (none for an `identify` or `alias`
+/// call, which only links identifiers) and the identifiers it carries.
 pub fn map_row(
     row: &Map<String, Value>,
     epoch: EpochUnit,
-) -> Result<(Event, Vec<(IdKind, String)>), Rejection> {
+) -> Result<(Option<Event>, identity::Ids), Rejection> {
     let warehouse = is_warehouse(row);
     let call = fields::text(row.get("type")).unwrap_or_else(|| "track".into());
+    if call == "identify" || call == "alias" {
+        let ids = links(row);
+        if ids.len() < 2 {
+            return Err(Rejection::new(
+                Reason::UnmappedEvent,
+                Some("type"),
+                format!(
+                    "Segment `{call}` call linking fewer than two identifiers; nothing to join"
+                ),
+            ));
+        }
+        return Ok((None, ids));
+    }
     if call != "track" {
         return Err(Rejection::new(
             Reason::UnmappedEvent,
@@ -168,7 +215,7 @@ pub fn map_row(
     e.variant = fields::text(first(props, &["variant", "campaign_variant"]));
     e.customer_status = fields::text(first(props, &["customer_status"]));
     e.currency = fields::text(first(props, &["currency"])).map(|c| c.to_ascii_uppercase());
-    Ok((e, ids))
+    Ok((Some(e), ids))
 }
 
 /// The API/webhook shape (`userId`/`anonymousId`, nested properties).

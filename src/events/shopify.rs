@@ -10,10 +10,16 @@
 //! | checkout (`checkouts/create`, `checkouts/update`; `token`, `abandoned_checkout_url`) | `checkout_started`, a snapshot: every update is activity | `updated_at`, else `created_at` |
 //! | order (`orders/create`, `orders/updated`, `orders/paid`, `orders/cancelled`, …; `order_number`, `financial_status`) | an order snapshot for the ledger: state, `cancelled_at`, `refunds[]` | placed at `processed_at`, else `created_at`; state as of `updated_at` |
 //! | refund (`refunds/create`; `order_id` with `transactions`) | one refund of that order, joined to its customer through the ledger | `processed_at`, else `created_at` |
+//! | transaction (`order_transactions/create`) | a `refund` transaction of that order (other kinds: quarantined, the order counts the sale) | `processed_at`, else `created_at` |
 //!
 //! A refund counts only the money that moved: transactions of kind `refund`
 //! with status `success` (pending, failed and voided transactions count
-//! nothing). Refunds are identified by their `id`. Orders with `test: true`
+//! nothing; a transaction without a status, as older exports write them, is
+//! read as settled; a settled one without an amount is quarantined). Refund
+//! money is identified by transaction id (by refund id and position, or time
+//! and position, where ids are missing), so the same refund seen in
+//! `refunds/create`, in every later `orders/updated` and as an
+//! `order_transactions/create` counts once. Orders with `test: true`
 //! are test orders (not revenue). Identity: `customer.id` and the e-mail
 //! (`email`, `customer.email`, `contact_email`) are aliases of one customer.
 
@@ -30,6 +36,7 @@ enum Kind {
     Checkout,
     Order,
     Refund,
+    Transaction,
 }
 
 /// The topic of a wrapped payload, and the payload itself.
@@ -61,6 +68,7 @@ fn kind_of(topic: Option<&str>, obj: &Map<String, Value>) -> Result<Kind, Reject
             "checkouts" => Ok(Kind::Checkout),
             "orders" => Ok(Kind::Order),
             "refunds" => Ok(Kind::Refund),
+            "order_transactions" => Ok(Kind::Transaction),
             _ => Err(Rejection::new(
                 Reason::UnmappedEvent,
                 Some("topic"),
@@ -83,7 +91,11 @@ fn kind_of(topic: Option<&str>, obj: &Map<String, Value>) -> Result<Kind, Reject
 fn ids_of(obj: &Map<String, Value>) -> Vec<(IdKind, String)> {
     let customer = obj.get("customer").and_then(Value::as_object);
     let mut ids = Vec::new();
-    if let Some(id) = customer.and_then(|c| fields::text(c.get("id"))) {
+    let scalar = |v: Option<&Value>| match v {
+        Some(Value::String(_)) | Some(Value::Number(_)) => fields::text(v),
+        _ => None,
+    };
+    if let Some(id) = customer.and_then(|c| scalar(c.get("id"))) {
         let id = identity::normalize(&id);
         ids.push((identity::kind_of_bare(&id), id));
     }
@@ -92,7 +104,7 @@ fn ids_of(obj: &Map<String, Value>) -> Vec<(IdKind, String)> {
         customer.and_then(|c| c.get("email")),
         obj.get("contact_email"),
     ] {
-        if let Some(e) = fields::text(v).map(|e| identity::normalize(&e)) {
+        if let Some(e) = scalar(v).map(|e| identity::normalize(&e)) {
             if !ids.iter().any(|(_, x)| *x == e) {
                 ids.push((identity::kind_of_bare(&e), e));
             }
@@ -208,6 +220,7 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
             state.test = matches!(obj.get("test"), Some(Value::Bool(true)))
                 || fields::text(obj.get("test")).as_deref() == Some("true");
             let mut p = OrderPayload::new(Source::Shopify, order_id, customer);
+            p.currency = state.currency.clone();
             p.state = Some(state);
             if present(obj, "cancelled_at") {
                 p.cancelled_at = Some(fields::timestamp(
@@ -231,8 +244,35 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
                         "refund is not an object",
                     ));
                 };
-                p.refunds.push(refund_of(r, &field, epoch)?);
+                p.refunds.extend(refund_of(r, &field, epoch)?);
             }
+            Ok(Mapped {
+                orders: vec![p],
+                ..Mapped::default()
+            }
+            .with_ids(ids))
+        }
+        Kind::Transaction => {
+            let order_id = fields::text(obj.get("order_id")).ok_or_else(|| {
+                Rejection::new(
+                    Reason::MissingOrderId,
+                    Some("order_id"),
+                    "transaction payload without order_id",
+                )
+            })?;
+            let at = time_of(obj, &["processed_at", "created_at"], epoch)?;
+            let fallback = || format!("content:{at}:0");
+            let Some(fact) = transaction_fact(obj, "transaction", at, fallback)? else {
+                let kind = fields::text(obj.get("kind")).unwrap_or_default();
+                return Err(Rejection::new(
+                    Reason::UnmappedEvent,
+                    Some("kind"),
+                    format!("a `{kind}` transaction: the order's own payload counts the sale; only refund transactions change its money"),
+                ));
+            };
+            let mut p = OrderPayload::new(Source::Shopify, order_id, customer);
+            p.currency = fields::text(obj.get("currency")).map(|c| c.to_ascii_uppercase());
+            p.refunds.push(fact);
             Ok(Mapped {
                 orders: vec![p],
                 ..Mapped::default()
@@ -248,7 +288,13 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
                 )
             })?;
             let mut p = OrderPayload::new(Source::Shopify, order_id, customer);
-            p.refunds.push(refund_of(obj, "refund", epoch)?);
+            p.currency = currency.or_else(|| {
+                obj.get("transactions")
+                    .and_then(Value::as_array)
+                    .and_then(|t| t.iter().find_map(|t| fields::text(t.get("currency"))))
+                    .map(|c| c.to_ascii_uppercase())
+            });
+            p.refunds.extend(refund_of(obj, "refund", epoch)?);
             Ok(Mapped {
                 orders: vec![p],
                 ..Mapped::default()
@@ -258,13 +304,16 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Mapped, Rej
     }
 }
 
-/// One Refund object: its id, when the money moved, and the amount of its
-/// successful `refund` transactions.
+/// One Refund object → one refund fact per `refund` transaction, keyed by
+/// the transaction's id (so a refund seen in a `refunds/create` payload, in
+/// every later `orders/updated` snapshot and as an
+/// `order_transactions/create` payload counts once), with its amount when
+/// settled (status `success`) and zero otherwise.
 fn refund_of(
     r: &Map<String, Value>,
     field: &str,
     epoch: EpochUnit,
-) -> Result<RefundFact, Rejection> {
+) -> Result<Vec<RefundFact>, Rejection> {
     let at_key = if present(r, "processed_at") {
         "processed_at"
     } else {
@@ -278,27 +327,68 @@ fn refund_of(
             "a refund without transactions: the amount refunded cannot be known",
         ));
     };
-    let mut total = 0.0;
+    let refund_id = fields::text(r.get("id"));
+    let mut out = Vec::new();
     for (j, t) in transactions.iter().enumerate() {
-        let kind = t.get("kind").and_then(Value::as_str).unwrap_or("refund");
-        let status = t.get("status").and_then(Value::as_str).unwrap_or("success");
-        if kind.eq_ignore_ascii_case("refund") && status.eq_ignore_ascii_case("success") {
-            total += amount(
-                t.get("amount"),
-                &format!("{field}.transactions[{j}].amount"),
+        let Some(t) = t.as_object() else {
+            return Err(Rejection::new(
+                Reason::MalformedRow,
+                Some(&format!("{field}.transactions[{j}]")),
+                "a transaction that is not an object",
+            ));
+        };
+        if let Some(fact) =
+            transaction_fact(
+                t,
+                &format!("{field}.transactions[{j}]"),
+                at,
+                || match &refund_id {
+                    Some(id) => format!("refund:{id}:{j}"),
+                    None => format!("content:{at}:{j}"),
+                },
             )?
-            .unwrap_or(0.0);
+        {
+            out.push(fact);
         }
     }
-    let amount = Some((total * 100.0).round() / 100.0);
-    Ok(match fields::text(r.get("id")) {
-        Some(id) => RefundFact {
-            key: format!("id:{id}"),
-            at,
-            amount,
-        },
-        None => RefundFact::by_content(at, amount),
-    })
+    Ok(out)
+}
+
+/// One transaction as a refund fact: `None` unless its kind is `refund`.
+/// `at` is when its refund was made (the transaction's own time otherwise);
+/// `fallback_key` names it when it has no id.
+fn transaction_fact(
+    t: &Map<String, Value>,
+    field: &str,
+    at: i64,
+    fallback_key: impl FnOnce() -> String,
+) -> Result<Option<RefundFact>, Rejection> {
+    let kind = t.get("kind").and_then(Value::as_str).unwrap_or("refund");
+    if !kind.eq_ignore_ascii_case("refund") {
+        return Ok(None);
+    }
+    let status = t.get("status").and_then(Value::as_str).unwrap_or("success");
+    let name = format!("{field}.amount");
+    let amount = if status.eq_ignore_ascii_case("success") {
+        amount(t.get("amount"), &name)?.ok_or_else(|| {
+            Rejection::new(
+                Reason::MissingRefundAmount,
+                Some(&name),
+                "a successful refund transaction without an amount: what was refunded cannot be known",
+            )
+        })?
+    } else {
+        0.0
+    };
+    let key = match fields::text(t.get("id")) {
+        Some(id) => format!("txn:{id}"),
+        None => fallback_key(),
+    };
+    Ok(Some(RefundFact {
+        key,
+        at,
+        amount: Some((amount * 100.0).round() / 100.0),
+    }))
 }
 
 pub fn looks_like(keys: &[&str]) -> bool {

@@ -24,15 +24,16 @@ pub struct ProfileExport {
     pub skipped: Vec<(u64, String)>,
     /// Rows repeating an e-mail already written with the same arm.
     pub duplicates: usize,
-    /// The column the arm was hashed from.
+    /// What the arm was hashed from, in words (a column, or the e-mail address).
     pub key_column: String,
 }
 
 /// Reads a profile CSV (a column named `Email`, any case; Klaviyo's profile
 /// export has one) and writes `Email,cartlift_arm`. The arm is the hash of
-/// `key_column` when given, else of a `customer_id` column when the file has
-/// one, else of the e-mail address (trimmed, lower-cased): use the same key
-/// as the events' `customer_id`. Errors name the file and the column.
+/// `key_column` when given; else of a `customer_id` or `External ID` column
+/// where the row has one, else of the e-mail address (trimmed, lower-cased),
+/// as `ingest --customer-key id` keys customers: use the key the events'
+/// `customer_id` carries. Errors name the file and the column.
 pub fn write_profiles<R: Read, W: Write>(
     config: &FlowConfig,
     input: R,
@@ -53,20 +54,48 @@ pub fn write_profiles<R: Read, W: Write>(
             names.join(", ")
         )
     })?;
-    let key_col = match key_column {
-        Some(k) => Some(find(k).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{source}: no column `{k}` to hash the arm from (the columns are [{}])",
-                names.join(", ")
-            )
-        })?),
-        None => find("customer_id"),
+    // An explicit column is the key, row by row; by default the shop's
+    // customer id where the row has one (as `ingest --customer-key id` keys
+    // customers), else the e-mail address.
+    let (key_col, fallback) = match key_column {
+        Some(k) => (
+            Some(find(k).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{source}: no column `{k}` to hash the arm from (the columns are [{}])",
+                    names.join(", ")
+                )
+            })?),
+            false,
+        ),
+        None => (
+            names.iter().position(|h| {
+                let k: String = h
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                k == "customerid" || k == "externalid"
+            }),
+            true,
+        ),
     };
+    for arm in &config.arms {
+        if crate::output::encode::csv_cell(&arm.name) != arm.name.as_str() {
+            bail!(
+                "arm `{}` begins with a character spreadsheets read as a formula; rename the arm to export it as a Klaviyo profile property",
+                arm.name
+            );
+        }
+    }
     let assigner = Assigner::new(config);
     let mut counts = vec![0usize; config.arms.len()];
     let mut seen: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     let mut report = ProfileExport {
-        key_column: key_col.map_or_else(|| names[email_col].clone(), |i| names[i].clone()),
+        key_column: match (key_col, fallback) {
+            (Some(i), true) => format!("`{}` (the e-mail address where empty)", names[i]),
+            (Some(i), false) => format!("`{}`", names[i]),
+            (None, _) => "the e-mail address".into(),
+        },
         ..Default::default()
     };
     let mut w = csv::Writer::from_writer(out);
@@ -100,10 +129,15 @@ pub fn write_profiles<R: Read, W: Write>(
             Some(k) => normalize(row.get(k).unwrap_or("")),
             None => email.clone(),
         };
+        let key = if key.is_empty() && fallback {
+            email.clone()
+        } else {
+            key
+        };
         if key.is_empty() {
             report
                 .skipped
-                .push((line, format!("empty `{}`", report.key_column)));
+                .push((line, format!("empty {}", report.key_column)));
             continue;
         }
         let (_, arm) = assigner.assign(&key);
@@ -212,6 +246,38 @@ mod tests {
         assert_eq!(lines, vec![3, 4, 7]);
         assert!(r.skipped[0].1.contains("no e-mail"), "{:?}", r.skipped);
         assert!(r.skipped[1].1.contains("formula"), "{:?}", r.skipped);
+    }
+
+    #[test]
+    fn the_shops_customer_id_is_the_key_where_the_row_has_one() {
+        let config = FlowConfig::parse(SAMPLE).unwrap();
+        let a = Assigner::new(&config);
+        let arm = |id: &str| a.arm_name(a.assign(id).1).to_string();
+        // An empty customer id falls back to the address.
+        let input = "Email,External ID\nx1@example.com,c000001\nx2@example.com,\n";
+        let mut out = Vec::new();
+        let r = write_profiles(&config, input.as_bytes(), "p.csv", None, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "Email,cartlift_arm\nx1@example.com,{}\nx2@example.com,{}\n",
+                arm("c000001"),
+                arm("x2@example.com")
+            )
+        );
+        assert!(r.key_column.contains("External ID"), "{}", r.key_column);
+        // A held-out customer id holds the profile out, whatever its address.
+        let holdout_ids: Vec<String> = (0..200)
+            .map(|i| format!("h{i}"))
+            .filter(|id| arm(id) == "holdout")
+            .collect();
+        let input = format!("email,customer_id\nx3@example.com,{}\n", holdout_ids[0]);
+        let mut out = Vec::new();
+        write_profiles(&config, input.as_bytes(), "p.csv", None, &mut out).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with("x3@example.com,holdout\n"));
     }
 
     #[test]

@@ -16,6 +16,11 @@
 //!   every other customer carry only the `anonymous_id`.
 //! - **GA4 BigQuery export** (`--format ga4`): NDJSON rows with
 //!   `event_timestamp` in microseconds, typed `event_params`, `ecommerce`.
+//! - **Klaviyo Events API pages** (`--format klaviyo`): pages of 100 events
+//!   with their metrics and profiles in `included[]` (profile id, e-mail,
+//!   `external_id`); sends carry `$flow` and `$message`. Klaviyo logs no
+//!   suppressed sends and no separate delivery, so those events are left out
+//!   (they change no outcome).
 
 use crate::events::fields::format_timestamp;
 use crate::events::Event;
@@ -39,6 +44,8 @@ pub enum SimFormat {
     Segment,
     /// A GA4 BigQuery export (NDJSON).
     Ga4,
+    /// Klaviyo Events API pages (one page a line, NDJSON).
+    Klaviyo,
 }
 
 /// Whether a customer's e-mail-platform rows are keyed by e-mail (every
@@ -441,4 +448,115 @@ pub fn write_ga4(events: &[Event], path: &Path) -> Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+fn klaviyo_metric(e: &Event) -> Option<&'static str> {
+    let sms = e.channel.as_deref() == Some("sms");
+    Some(match e.kind {
+        EventKind::CartUpdated => "Added to Cart",
+        EventKind::CheckoutStarted => "Started Checkout",
+        EventKind::OrderCompleted => "Placed Order",
+        EventKind::OrderRefunded => "Refunded Order",
+        EventKind::OrderCancelled => "Cancelled Order",
+        EventKind::MessageSent if sms => "Received SMS",
+        EventKind::MessageSent => "Received Email",
+        EventKind::MessageOpened if sms => return None,
+        EventKind::MessageOpened => "Opened Email",
+        EventKind::MessageClicked if sms => "Clicked SMS",
+        EventKind::MessageClicked => "Clicked Email",
+        EventKind::MessageBounced => "Bounced Email",
+        EventKind::Unsubscribed => "Unsubscribed",
+        EventKind::SpamComplaint => "Marked Email as Spam",
+        EventKind::MessageSuppressed | EventKind::MessageDelivered => return None,
+    })
+}
+
+/// The flow id every simulated send carries as `$flow`.
+pub const KLAVIYO_FLOW_ID: &str = "SIMFLOW";
+
+/// Writes Klaviyo Events API pages (one page a line). Returns the number
+/// of events written.
+pub fn write_klaviyo(events: &[Event], path: &Path) -> Result<u64> {
+    let mut w = writer(path)?;
+    let mut written = 0u64;
+    let kept: Vec<(&Event, &'static str)> = events
+        .iter()
+        .filter_map(|e| klaviyo_metric(e).map(|m| (e, m)))
+        .collect();
+    for (page_no, page) in kept.chunks(100).enumerate() {
+        let mut metrics: BTreeMap<&str, Value> = BTreeMap::new();
+        let mut profiles: BTreeMap<String, Value> = BTreeMap::new();
+        let mut data = Vec::with_capacity(page.len());
+        for (i, (e, metric)) in page.iter().enumerate() {
+            let metric_id = format!("M-{}", metric.replace(' ', ""));
+            metrics.entry(metric).or_insert_with(|| {
+                json!({"type": "metric", "id": metric_id, "attributes": {"name": metric}, "links": {"self": ""}})
+            });
+            let profile_id = format!("P-{}", e.customer_id);
+            profiles.entry(profile_id.clone()).or_insert_with(|| {
+                json!({"type": "profile", "id": profile_id, "attributes": {
+                    "email": email_of(&e.customer_id), "external_id": e.customer_id}, "links": {"self": ""}})
+            });
+            let mut props = Map::new();
+            if let Some(v) = e.value {
+                props.insert("$value".into(), json!(v));
+            }
+            if let Some(c) = &e.currency {
+                props.insert("$currency_code".into(), json!(c));
+            }
+            match e.kind {
+                EventKind::CheckoutStarted | EventKind::CartUpdated => {
+                    props.insert("$event_id".into(), json!(e.cart_id));
+                    props.insert("checkout_id".into(), json!(e.cart_id));
+                }
+                EventKind::OrderCompleted
+                | EventKind::OrderRefunded
+                | EventKind::OrderCancelled => {
+                    props.insert("$event_id".into(), json!(e.order_id));
+                    props.insert("OrderId".into(), json!(e.order_id));
+                    if e.kind == EventKind::OrderCompleted {
+                        props.insert("checkout_id".into(), json!(e.cart_id));
+                        if let Some(d) = e.discount {
+                            props.insert("Discount Value".into(), json!(d));
+                        }
+                        if let Some(c) = &e.coupon {
+                            props.insert("Discount Codes".into(), json!([c]));
+                        }
+                    }
+                }
+                _ => {
+                    props.insert("$flow".into(), json!(KLAVIYO_FLOW_ID));
+                    if let Some(step) = e.flow_step {
+                        props.insert("$message".into(), json!(format!("MSG-{step}")));
+                    }
+                }
+            }
+            let seconds = e.ts.div_euclid(1_000_000);
+            data.push(json!({
+                "type": "event",
+                "id": format!("EV{page_no:06}{i:03}"),
+                "attributes": {
+                    "timestamp": seconds,
+                    "datetime": format_timestamp(e.ts),
+                    "event_properties": props,
+                    "uuid": format!("00000000-0000-0000-{page_no:04x}-{i:012x}"),
+                },
+                "relationships": {
+                    "metric": {"data": {"type": "metric", "id": metric_id}},
+                    "profile": {"data": {"type": "profile", "id": format!("P-{}", e.customer_id)}},
+                },
+                "links": {"self": ""},
+            }));
+            written += 1;
+        }
+        let included: Vec<Value> = metrics
+            .into_values()
+            .chain(profiles.into_values())
+            .collect();
+        let page = json!({"data": data, "included": included, "links": {"self": "", "next": null, "prev": null}});
+        serde_json::to_writer(&mut w, &page)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(written)
 }
