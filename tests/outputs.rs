@@ -839,3 +839,32 @@ fn a_reader_that_stops_early_gets_no_panic() {
     assert!(o.status.code().is_some(), "killed by a signal");
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_units_table_value_above_the_ceiling_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("units.csv");
+    let mut text = String::from("unit,segment,spend\n");
+    for i in 1..=60 {
+        let arm = if i % 2 == 0 { "ctl" } else { "trt" };
+        let v = if i == 9 {
+            "1e308".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{arm},{v}\n"));
+    }
+    std::fs::write(&table, text).unwrap();
+    let o = cartlift(&[
+        "lift",
+        "--units",
+        s(&table),
+        "--arm-col",
+        "segment",
+        "--control",
+        "ctl",
+        "--metric",
+        "spend",
+    ]);
+    assert_refused(&o, &["line 10", "`spend`", "1e308"]);
+}
