@@ -14,6 +14,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` through [`say`]: encoded for the terminal, no panic on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        say(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "cartlift",
@@ -572,12 +579,12 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
     stage("write events", || {
         events::store::write_events(&events, &a.out)
     })?;
-    println!("{}", report.summary_line());
+    outln!("{}", report.summary_line());
     for (reason, n) in &report.quarantined_by_reason {
-        println!("  quarantined {n:>8}  {reason}");
+        outln!("  quarantined {n:>8}  {reason}");
     }
     for line in report.ledger.lines() {
-        println!("{line}");
+        outln!("{line}");
     }
     if let Some(w) = report.warning() {
         eprintln!("warning: {w}");
@@ -666,14 +673,18 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     if let Some(n) = a.evaluate {
         let e = simulate::evaluate(&config, n, a.seed)
             .with_context(|| format!("flow config {}", a.flow.display()))?;
-        println!(
+        outln!(
             "expected net contribution per entry: {:.4}",
             e.net_contribution_per_entry
         );
         if let Some(o) = &e.oracle {
-            println!(
+            outln!(
                 "oracle ({} of arm `{}` at step {}, {}): {:.4}",
-                o.incentive, o.template, o.step, o.policy, o.net_contribution_per_entry
+                o.incentive,
+                o.template,
+                o.step,
+                o.policy,
+                o.net_contribution_per_entry
             );
         }
         return Ok(());
@@ -704,7 +715,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
                     render::write_shopify(&sim.events, webhooks, p)
                 })
             })?;
-            println!(
+            outln!(
                 "shopify: {} webhook payloads ({} test orders, {} retries) → {}; {} e-mail platform events → {}",
                 st.payloads,
                 st.test_orders,
@@ -725,7 +736,7 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     if let Some(p) = &a.truth {
         write_json(p, &truth)?;
     }
-    println!(
+    outln!(
         "simulated {} entries of {} customers: {} events → {}",
         truth.arms.values().map(|t| t.entries).sum::<u64>(),
         truth.customers,
@@ -761,7 +772,7 @@ fn run_policy(a: PolicyArgs) -> Result<()> {
     if let Some(p) = &a.write_flow {
         let text = policy::next_flow(&config, &report, &a.input.display().to_string())?;
         output::write_bytes(p, text.as_bytes())?;
-        println!("next flow: {}", p.display());
+        outln!("next flow: {}", p.display());
     }
     Ok(())
 }
@@ -965,15 +976,17 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
     };
     let reports = holdout::attribute_flow(&tables.carts, &tables.touches, &config, &rule, &models)?;
     for r in &reports {
-        println!("{} ({} journeys)", r.arm, r.journeys);
+        outln!("{} ({} journeys)", r.arm, r.journeys);
         say(&render_credit(&r.credit));
         if let Some(inc) = &r.incremental_revenue {
-            println!(
+            outln!(
                 "holdout-measured incremental revenue: {:.2}  95% CI [{:.2}, {:.2}]",
-                inc.estimate, inc.ci.lower, inc.ci.upper
+                inc.estimate,
+                inc.ci.lower,
+                inc.ci.upper
             );
             for m in &r.side_by_side {
-                println!(
+                outln!(
                     "  {:<18} credits {:>12.2}  over-attribution {}",
                     m.model,
                     m.credited_revenue,
@@ -990,9 +1003,22 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
 }
 
 /// Prints rendered text on standard output, with any control character
-/// from the data made visible (never passed to the terminal raw).
+/// from the data made visible (never passed to the terminal raw). A reader
+/// that stops reading (`| head`) ends the run quietly; any other failure
+/// to write is an error, never a panic.
 fn say(text: &str) {
-    print!("{}", output::encode::terminal_text(text));
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(output::encode::terminal_text(text).as_bytes())
+        .and_then(|_| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Value credited per channel, one row per model.
@@ -1075,7 +1101,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     for (name, d) in &designs {
         let value = if let Some(days) = a.days {
             let r = power::minimum_detectable_effect(d, days)?;
-            println!(
+            outln!(
                 "{name}: in {days} days ({:.0} recipients, {:.0} held out) the smallest detectable effect at 80% power is {:.4} ({})",
                 r.total_units,
                 r.holdout_units,
@@ -1095,7 +1121,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
                     cartlift::validate::shown(a.effect.or(a.relative_effect).unwrap_or_default())
                 );
             }
-            println!(
+            outln!(
                 "{name}: detecting {:.4} ({}) at 80% power needs {} days ({:.0} recipients)",
                 r.mde_absolute,
                 r.mde_relative
@@ -1127,7 +1153,7 @@ fn run_report(a: ReportArgs) -> Result<()> {
     };
     let summary = cartlift::report::run_job(&job, &a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    println!("\nresults: {}", a.out.join("summary.json").display());
+    outln!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
 }
 
@@ -1135,7 +1161,7 @@ fn run_demo(a: DemoArgs) -> Result<()> {
     claim_with_folder(&[], &[], Some(("--out", &a.out)))?;
     let summary = cartlift::report::demo(&a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    println!("\nresults: {}", a.out.join("summary.json").display());
+    outln!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
 }
 

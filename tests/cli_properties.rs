@@ -1,5 +1,6 @@
 //! The CLI's commands with generated arguments on generated small inputs
-//! (CSV, NDJSON and Parquet, extreme and non-finite values, odd ids): no
+//! (canonical CSV, NDJSON and Parquet, Segment track calls; extreme and
+//! non-finite values, odd ids): no
 //! run panics (exit code 101 or a signal), and no output, printed or
 //! written, holds a non-finite number.
 
@@ -73,6 +74,27 @@ fn ts(minute: i64) -> String {
         .to_string()
 }
 
+/// 300 simulated carts (canonical CSV), made once.
+fn base_log() -> &'static str {
+    static LOG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("base.csv");
+        run(&[
+            "simulate",
+            "--flow",
+            s(&sample_flow()),
+            "--carts",
+            "300",
+            "--seed",
+            "11",
+            "--out",
+            s(&out),
+        ]);
+        std::fs::read_to_string(&out).unwrap()
+    })
+}
+
 fn num_text(x: f64) -> String {
     if x.is_nan() {
         "NaN".into()
@@ -84,12 +106,13 @@ fn num_text(x: f64) -> String {
 fn write_input(dir: &Path, shape: usize, rows: &[Row]) -> std::path::PathBuf {
     match shape {
         0 => {
+            // A simulated log (so every stage has entries in both arms) with
+            // the generated rows after it.
             let p = dir.join("events.csv");
-            let mut t =
-                String::from("ts,event,customer_id,cart_id,order_id,value,flow_step,channel\n");
+            let mut t = base_log().to_string();
             for (i, r) in rows.iter().enumerate() {
                 t.push_str(&format!(
-                    "{},{},\"{}\",k{},o{i},{},{},email\n",
+                    "{},{},\"{}\",k{},o{i},{},,,{},email,,new,USD\n",
                     ts(r.minute),
                     r.event,
                     r.customer,
@@ -115,6 +138,37 @@ fn write_input(dir: &Path, shape: usize, rows: &[Row]) -> std::path::PathBuf {
                         "ts": ts(r.minute), "event": r.event, "customer_id": r.customer,
                         "cart_id": format!("k{}", i % 3), "order_id": format!("o{i}"),
                         "value": v, "flow_step": r.step, "channel": "email",
+                    })
+                    .to_string(),
+                );
+                t.push('\n');
+            }
+            std::fs::write(&p, t).unwrap();
+            p
+        }
+        3 => {
+            // Segment e-commerce spec track calls.
+            let p = dir.join("segment.ndjson");
+            let names = [
+                "Checkout Started",
+                "Product Added",
+                "Order Completed",
+                "Email Opened",
+                "Page Viewed",
+            ];
+            let mut t = String::new();
+            for (i, r) in rows.iter().enumerate() {
+                let v = if r.value.is_finite() {
+                    serde_json::json!(r.value)
+                } else {
+                    serde_json::json!(num_text(r.value))
+                };
+                t.push_str(
+                    &serde_json::json!({
+                        "type": "track", "event": names[i % names.len()],
+                        "userId": r.customer, "timestamp": ts(r.minute),
+                        "properties": {"order_id": format!("o{i}"), "cart_id": format!("k{}", i % 3),
+                            "revenue": v, "total": v, "value": v},
                     })
                     .to_string(),
                 );
@@ -218,7 +272,8 @@ proptest! {
     #[test]
     fn commands_never_panic_nor_print_non_finite_numbers(
         rows in proptest::collection::vec(row(), 1..40),
-        shape in 0..3usize,
+        shape in 0..4usize,
+        with_report in proptest::bool::weighted(0.25),
         a in proptest::sample::select(NUMBERS.to_vec()),
         b in proptest::sample::select(NUMBERS.to_vec()),
         cap in proptest::sample::select(vec!["p99", "p1:p99", "0:100", "NaN:1", "5:5", "-inf:inf"]),
@@ -243,6 +298,21 @@ proptest! {
             check(d, &v(&["plan", &carts, "--flow", &flow, "--days", a,
                 "--json", &path("out_plan.json")]))?;
             check(d, &v(&["policy", &carts, "--flow", &flow, "--explore", b]))?;
+        }
+        if with_report {
+            // The whole job (the folder's JSON files are results too).
+            let report = path("report");
+            if check(d, &v(&["report", &input, "--flow", &flow, "--out", &report]))? {
+                for name in ["summary.json", "lift.json", "audit.json"] {
+                    let text = std::fs::read_to_string(d.join("report").join(name)).unwrap();
+                    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+                        prop_assert!(
+                            !word.eq_ignore_ascii_case("inf") && !word.eq_ignore_ascii_case("nan"),
+                            "report {} holds {}", name, word
+                        );
+                    }
+                }
+            }
         }
         check(d, &v(&["attribute", &input, "--flow", &flow, "--lookback", "3d",
             "--json", &path("out_attr.json")]))?;

@@ -173,6 +173,10 @@ fn a_failed_report_leaves_the_previous_one_whole() {
         .join("charts/attribution_vs_holdout_old.svg")
         .exists());
     assert_eq!(listing(&report), before, "same inputs, same bytes");
+    // A new folder, parents and all.
+    let nested = dir.path().join("new/nested/report");
+    run(&["report", s(&day1), "--flow", &flow, "--out", s(&nested)]);
+    assert_eq!(listing(&nested), before);
     // A folder that is not a report is never replaced.
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
@@ -803,4 +807,64 @@ fn a_json_key_given_twice_is_quarantined() {
     assert!(std::fs::read_to_string(&q)
         .unwrap()
         .contains("appears twice"));
+}
+
+#[test]
+fn a_reader_that_stops_early_gets_no_panic() {
+    // `cartlift attribute … | head -1`: the table is far longer than a pipe holds.
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("paths.csv");
+    let mut text = String::from("path,total_conversions,total_null\n");
+    for i in 0..6000 {
+        text.push_str(&format!("ch{i} > ch{},1,1\n", (i + 1) % 6000));
+    }
+    std::fs::write(&table, text).unwrap();
+    let mut child = bin()
+        .args([
+            "attribute",
+            "--paths",
+            s(&table),
+            "--null-col",
+            "total_null",
+            "--models",
+            "last_touch",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_ne!(o.status.code(), Some(101), "{}", stderr(&o));
+    assert!(o.status.code().is_some(), "killed by a signal");
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_units_table_value_above_the_ceiling_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("units.csv");
+    let mut text = String::from("unit,segment,spend\n");
+    for i in 1..=60 {
+        let arm = if i % 2 == 0 { "ctl" } else { "trt" };
+        let v = if i == 9 {
+            "1e308".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{arm},{v}\n"));
+    }
+    std::fs::write(&table, text).unwrap();
+    let o = cartlift(&[
+        "lift",
+        "--units",
+        s(&table),
+        "--arm-col",
+        "segment",
+        "--control",
+        "ctl",
+        "--metric",
+        "spend",
+    ]);
+    assert_refused(&o, &["line 10", "`spend`", "1e308"]);
 }

@@ -247,7 +247,8 @@ impl RowParser<'_> {
         Ok(())
     }
 
-    /// A finite, non-negative number from a cell.
+    /// A finite, non-negative number from a cell, at most the amount
+    /// ceiling (so sums over the table stay finite).
     fn number(
         &self,
         record: &csv::ByteRecord,
@@ -256,8 +257,16 @@ impl RowParser<'_> {
     ) -> Result<f64, PathTableError> {
         let cell = trim(record.get(*index).unwrap_or_default());
         parse_number(cell)
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| bad_cell(self.file, line, name, "a non-negative number", cell))
+            .filter(|x| x.is_finite() && (0.0..=crate::validate::MAX_AMOUNT).contains(x))
+            .ok_or_else(|| {
+                bad_cell(
+                    self.file,
+                    line,
+                    name,
+                    "a non-negative number of at most 1e12",
+                    cell,
+                )
+            })
     }
 }
 

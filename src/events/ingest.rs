@@ -386,6 +386,7 @@ impl State<'_> {
         let epoch = self.opts.epoch_unit;
         let split = |e: Event, source: Source, full: bool| -> Result<Mapped, Rejection> {
             check_event(&e)?;
+            crate::validate::event(&e)?;
             if e.kind.is_order() {
                 Ok(Mapped::order(ledger::from_event(e, source, full)?))
             } else {
@@ -419,7 +420,9 @@ impl State<'_> {
         for p in &mut mapped.orders {
             if let Some(c) = &mut p.customer {
                 *c = identity::normalize(c);
+                crate::validate::id(col::CUSTOMER_ID, c)?;
             }
+            crate::validate::id(col::ORDER_ID, &p.order_id)?;
         }
         Ok(mapped)
     }

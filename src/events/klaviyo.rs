@@ -91,7 +91,7 @@ pub fn is_page(v: &Value) -> bool {
 
 /// Whether a file holds Events API pages (its first JSON value is one).
 pub fn sniff_pages(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(file) = super::source::open(path) else {
         return false;
     };
     let reader = std::io::BufReader::new(file);
@@ -126,7 +126,9 @@ fn kind_name(v: &Value) -> &'static str {
 /// `timestamp`, `event_properties`, and the profile's `profile_id`,
 /// `email`, `external_id`, `phone_number`.
 pub fn read_pages(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut super::source::open(path)?, &mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let mut stream = serde_json::Deserializer::from_slice(&bytes).into_iter::<Value>();
     let mut line = 1u64;
     let mut counted = 0usize;

@@ -89,13 +89,14 @@ impl CustomerAudit {
     }
 
     /// Entries whose sends, in time order, go back to an earlier step.
+    /// Sends are grouped by entry in one pass (linear in the sends however
+    /// many entries the customer has).
     fn check_order(&mut self, entries: &[Entry], sent: &[&Touch]) {
-        for (i, e) in entries.iter().enumerate() {
-            let mut steps: Vec<(i64, i32)> = sent
-                .iter()
-                .filter(|x| x.entry == i && x.step > 0)
-                .map(|x| (x.sent_at, x.step))
-                .collect();
+        let mut by_entry: Vec<Vec<(i64, i32)>> = vec![Vec::new(); entries.len()];
+        for x in sent.iter().filter(|x| x.step > 0) {
+            by_entry[x.entry].push((x.sent_at, x.step));
+        }
+        for (e, mut steps) in entries.iter().zip(by_entry) {
             steps.sort_unstable();
             if steps.windows(2).any(|w| w[1].1 < w[0].1) {
                 self.out_of_order_steps += 1;

@@ -560,7 +560,13 @@ pub fn numeric_column(df: &DataFrame, name: &str, source: &str) -> Result<Vec<f6
             );
         };
         match v.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() => out.push(x),
+            Ok(x) if x.is_finite() && x.abs() <= crate::validate::MAX_AMOUNT => out.push(x),
+            Ok(x) if x.is_finite() => bail!(
+                "{source}: line {}: column `{name}` has {}; expected at most {:e} in size (see Limits in the README)",
+                i + 2,
+                crate::validate::shown(x),
+                crate::validate::MAX_AMOUNT
+            ),
             _ => bail!(
                 "{source}: line {}: column `{name}` has {v:?}; expected a number (metrics must be numeric)",
                 i + 2

@@ -159,6 +159,13 @@ pub fn claim(inputs: &[Named], outputs: &[Named], folders: &[Named]) -> Result<(
             bail!("{opt} {shown} is a folder; expected a file path");
         }
     }
+    for (_, shown, d) in &dirs {
+        // A report folder may be new, parents and all (its lock sits beside it).
+        if let Some(parent) = d.canonical.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder for {shown}"))?;
+        }
+    }
     for (_, _, r) in all_outs {
         lock(&r.canonical)?;
     }
