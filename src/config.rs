@@ -6,6 +6,7 @@
 //! `[simulation]` table is kept as raw TOML so it round-trips unchanged.
 
 use crate::duration::Span;
+use crate::validate::{shown, MAX_AMOUNT};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,6 +214,11 @@ impl Default for Guardrails {
     }
 }
 
+/// A money setting: finite, not negative, at most [`MAX_AMOUNT`].
+fn amount_ok(x: f64) -> bool {
+    x.is_finite() && (0.0..=MAX_AMOUNT).contains(&x)
+}
+
 impl FlowConfig {
     /// Reads and validates a flow file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<FlowConfig> {
@@ -252,6 +258,8 @@ impl FlowConfig {
 
     fn validate(&self) -> Result<()> {
         let f = &self.flow;
+        self.validate_spans()?;
+        self.validate_names()?;
         if f.abandon_after.seconds() <= 0 {
             bail!("field `flow.abandon_after`: expected a positive duration such as `1h`");
         }
@@ -273,6 +281,9 @@ impl FlowConfig {
         if holdouts != 1 {
             bail!("field `arms`: expected exactly one arm with `holdout = true`, found {holdouts}");
         }
+        if self.arms.len() < 2 {
+            bail!("field `arms`: expected at least one treatment arm beside the holdout; a flow with only a holdout sends nothing to measure");
+        }
         let mut total = 0.0;
         for (i, arm) in self.arms.iter().enumerate() {
             self.validate_arm(i, arm)?;
@@ -288,19 +299,25 @@ impl FlowConfig {
                 m.contribution_margin
             );
         }
-        if m.shipping_cost < 0.0 || !m.shipping_cost.is_finite() {
-            bail!("field `margin.shipping_cost`: expected a non-negative amount");
+        if !amount_ok(m.shipping_cost) {
+            bail!(
+                "field `margin.shipping_cost`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
+                shown(m.shipping_cost)
+            );
         }
         for (ch, cost) in &m.message_cost {
-            if *cost < 0.0 || !cost.is_finite() {
+            if !amount_ok(*cost) {
                 bail!(
-                    "field `margin.message_cost.{ch}`: expected a non-negative amount, got {cost}"
+                    "field `margin.message_cost.{ch}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
+                    shown(*cost)
                 );
             }
         }
         let bands = &self.segments.cart_value_bands;
-        if bands.windows(2).any(|w| w[0] >= w[1]) || bands.iter().any(|b| !b.is_finite()) {
-            bail!("field `segments.cart_value_bands`: expected strictly increasing numbers");
+        if bands.windows(2).any(|w| w[0] >= w[1])
+            || bands.iter().any(|b| !b.is_finite() || b.abs() > MAX_AMOUNT)
+        {
+            bail!("field `segments.cart_value_bands`: expected strictly increasing numbers of at most {MAX_AMOUNT:e}");
         }
         let g = &self.guardrails;
         for (name, v) in [
@@ -309,6 +326,81 @@ impl FlowConfig {
         ] {
             if !(0.0..=1.0).contains(&v) {
                 bail!("field `guardrails.{name}`: expected a rate between 0 and 1, got {v}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Every span at most [`crate::duration::MAX_SPAN`], so no time
+    /// computed from one can overflow.
+    fn validate_spans(&self) -> Result<()> {
+        let f = &self.flow;
+        let mut spans = vec![
+            ("flow.abandon_after".to_string(), f.abandon_after),
+            ("flow.reentry_cooldown".to_string(), f.reentry_cooldown),
+            ("flow.attribution_window".to_string(), f.attribution_window),
+        ];
+        if let Some(cap) = &f.frequency_cap {
+            spans.push(("flow.frequency_cap.per".into(), cap.per));
+        }
+        for (i, arm) in self.arms.iter().enumerate() {
+            for (j, s) in arm.steps.iter().enumerate() {
+                spans.push((format!("arms[{i}].steps[{j}].delay"), s.delay));
+            }
+        }
+        for (field, span) in spans {
+            span.check_ceiling(&field).map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
+    }
+
+    /// Names end up in terminals, TOML comments, file names and pages: no
+    /// control characters, and a bounded length.
+    fn validate_names(&self) -> Result<()> {
+        let mut names: Vec<(String, &str)> = vec![
+            ("flow.name".into(), &self.flow.name),
+            ("flow.currency".into(), &self.flow.currency),
+            ("assignment.salt".into(), &self.assignment.salt),
+        ];
+        for (i, arm) in self.arms.iter().enumerate() {
+            names.push((format!("arms[{i}].name"), &arm.name));
+            for (j, s) in arm.steps.iter().enumerate() {
+                names.push((format!("arms[{i}].steps[{j}].channel"), &s.channel));
+                if let Some(m) = &s.message {
+                    names.push((format!("arms[{i}].steps[{j}].message"), m));
+                }
+                if let Some(inc) = &s.incentive {
+                    if let Some(code) = &inc.code {
+                        names.push((format!("arms[{i}].steps[{j}].incentive.code"), code));
+                    }
+                    for st in inc.customer_status.iter().flatten() {
+                        names.push((
+                            format!("arms[{i}].steps[{j}].incentive.customer_status"),
+                            st,
+                        ));
+                    }
+                }
+            }
+        }
+        for ch in self.margin.message_cost.keys() {
+            names.push(("margin.message_cost".into(), ch));
+        }
+        for (field, name) in names {
+            if let Some(c) = name
+                .chars()
+                .find(|&c| crate::output::encode::is_unsafe_char(c))
+            {
+                bail!(
+                    "field `{field}`: holds the control character U+{:04X}; expected printable text",
+                    c as u32
+                );
+            }
+            if name.len() > crate::validate::MAX_ID_BYTES {
+                bail!(
+                    "field `{field}`: {} bytes long; expected at most {}",
+                    name.len(),
+                    crate::validate::MAX_ID_BYTES
+                );
             }
         }
         Ok(())
@@ -376,13 +468,38 @@ impl FlowConfig {
             if let Some(inc) = &s.incentive {
                 let ok = match inc.kind {
                     IncentiveKind::PercentOff => inc.value > 0.0 && inc.value <= 100.0,
-                    IncentiveKind::FixedOff => inc.value > 0.0 && inc.value.is_finite(),
-                    IncentiveKind::FreeShipping => true,
+                    IncentiveKind::FixedOff => inc.value > 0.0 && amount_ok(inc.value),
+                    IncentiveKind::FreeShipping => inc.value.is_finite(),
                 };
                 if !ok {
                     bail!(
-                        "field `{at}.incentive.value`: expected a percent in (0, 100] for percent_off or a positive amount for fixed_off, got {}",
-                        inc.value
+                        "field `{at}.incentive.value`: expected a percent in (0, 100] for percent_off or a positive amount of at most {MAX_AMOUNT:e} for fixed_off, got {}",
+                        shown(inc.value)
+                    );
+                }
+                for (name, v) in [
+                    ("min_cart_value", inc.min_cart_value),
+                    ("max_cart_value", inc.max_cart_value),
+                ] {
+                    if let Some(v) = v {
+                        if !amount_ok(v) {
+                            bail!(
+                                "field `{at}.incentive.{name}`: expected a non-negative amount of at most {MAX_AMOUNT:e}, got {}",
+                                shown(v)
+                            );
+                        }
+                    }
+                }
+                if let (Some(lo), Some(hi)) = (inc.min_cart_value, inc.max_cart_value) {
+                    if hi <= lo {
+                        bail!(
+                            "field `{at}.incentive.max_cart_value`: expected more than min_cart_value ({lo}), got {hi}; no cart could get the incentive"
+                        );
+                    }
+                }
+                if inc.customer_status.as_ref().is_some_and(|s| s.is_empty()) {
+                    bail!(
+                        "field `{at}.incentive.customer_status`: an empty list offers the incentive to nobody; expected at least one status, or no list for all"
                     );
                 }
             }
@@ -426,6 +543,50 @@ pub(crate) mod tests {
         let bad = SAMPLE.replace("contribution_margin = 0.45", "contribution_margin = 45");
         let e = format!("{:#}", FlowConfig::parse(&bad).unwrap_err());
         assert!(e.contains("margin.contribution_margin"), "{e}");
+    }
+
+    #[test]
+    fn meaningless_flows_are_refused_by_field() {
+        let cases = [
+            (
+                SAMPLE.replace("abandon_after = \"1h\"", "abandon_after = \"115740741d\""),
+                "flow.abandon_after",
+            ),
+            (
+                SAMPLE.replace("shipping_cost = 6.0", "shipping_cost = 1e308"),
+                "margin.shipping_cost",
+            ),
+            (
+                SAMPLE.replace("name = \"abandoned-checkout\"", "name = \"a\\u0001b\""),
+                "flow.name",
+            ),
+        ];
+        for (text, field) in cases {
+            assert_ne!(text, SAMPLE, "{field}: the sample changed");
+            let e = format!("{:#}", FlowConfig::parse(&text).unwrap_err());
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        let explore = include_str!("../data/sample/explore.toml");
+        let offer = "min_cart_value = 100.0,";
+        assert!(explore.contains(offer));
+        for (to, field) in [
+            ("min_cart_value = nan,", "incentive.min_cart_value"),
+            (
+                "min_cart_value = 100.0, max_cart_value = 50.0,",
+                "incentive.max_cart_value",
+            ),
+        ] {
+            let e = format!(
+                "{:#}",
+                FlowConfig::parse(&explore.replacen(offer, to, 1)).unwrap_err()
+            );
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        let mut c = FlowConfig::parse(SAMPLE).unwrap();
+        c.arms.retain(|a| a.holdout);
+        c.arms[0].weight = 1.0;
+        let e = format!("{:#}", c.validate().unwrap_err());
+        assert!(e.contains("treatment arm"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub struct Span {
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 
+/// The longest span any setting may have: ten years. Every time computed
+/// from a span and a timestamp (2000–2100) then fits the microsecond clock.
+pub const MAX_SPAN: Span = Span::from_days(3650);
+
 impl Span {
     pub const fn from_seconds(seconds: i64) -> Span {
         Span { seconds }
@@ -28,8 +32,19 @@ impl Span {
     pub fn seconds(self) -> i64 {
         self.seconds
     }
+    /// Microseconds (saturating; spans from settings are at most [`MAX_SPAN`]).
     pub fn micros(self) -> i64 {
-        self.seconds * MICROS_PER_SECOND
+        self.seconds.saturating_mul(MICROS_PER_SECOND)
+    }
+
+    /// An error naming `field` when the span is longer than [`MAX_SPAN`].
+    pub fn check_ceiling(self, field: &str) -> Result<Span, String> {
+        if self > MAX_SPAN {
+            return Err(format!(
+                "field `{field}`: expected a duration of at most {MAX_SPAN}, got {self}"
+            ));
+        }
+        Ok(self)
     }
     pub fn hours_f64(self) -> f64 {
         self.seconds as f64 / 3600.0
@@ -140,6 +155,18 @@ mod tests {
         assert!(Span::parse("3y").unwrap_err().contains("unknown unit"));
         assert!(Span::parse("h").is_err());
         assert!(Span::parse("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn long_spans_saturate_and_are_refused() {
+        let huge = Span::parse("115740741d").unwrap();
+        assert_eq!(huge.micros(), i64::MAX);
+        let e = huge.check_ceiling("flow.attribution_window").unwrap_err();
+        assert!(
+            e.contains("flow.attribution_window") && e.contains("3650d"),
+            "{e}"
+        );
+        assert!(Span::parse("3650d").unwrap().check_ceiling("x").is_ok());
     }
 
     #[test]

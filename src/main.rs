@@ -8,11 +8,18 @@ use cartlift::events::fields::EpochUnit;
 use cartlift::events::ingest::{self, Format, IngestOptions, Quarantine};
 use cartlift::progress::stage;
 use cartlift::report::write_json;
-use cartlift::{assign, events, flow, simulate};
+use cartlift::{assign, events, flow, output, simulate};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// `println!` through [`say`]: encoded for the terminal, no panic on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        say(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 #[derive(Parser)]
 #[command(
@@ -67,9 +74,9 @@ struct PolicyArgs {
     #[arg(long)]
     current: Option<String>,
     /// Share of traffic for an exploration arm in the next flow (0: none).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share_or_zero)]
     explore: f64,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     alpha: f64,
     /// Results as JSON (keys documented in the README).
     #[arg(long)]
@@ -122,7 +129,86 @@ struct AttributeArgs {
 }
 
 fn parse_span(s: &str) -> Result<cartlift::duration::Span, String> {
-    cartlift::duration::Span::parse(s)
+    cartlift::duration::Span::parse(s)?.check_ceiling("--lookback")
+}
+
+/// Numeric options are checked where they are parsed (exit 2, naming the
+/// option's value): finite, and in the range each states.
+fn parse_number(s: &str) -> Result<f64, String> {
+    let x: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !x.is_finite() || x.abs() > 1e15 {
+        return Err(format!("`{s}`: expected a finite number of at most 1e15"));
+    }
+    Ok(x)
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    let x = parse_number(s)?;
+    if x <= 0.0 {
+        return Err(format!("`{s}`: expected a positive number"));
+    }
+    Ok(x)
+}
+
+fn parse_nonzero(s: &str) -> Result<f64, String> {
+    let x = parse_number(s)?;
+    if x == 0.0 {
+        return Err(format!("`{s}`: expected a non-zero effect"));
+    }
+    Ok(x)
+}
+
+/// A share strictly between 0 and 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let x = parse_number(s)?;
+    if !(x > 0.0 && x < 1.0) {
+        return Err(format!("`{s}`: expected a share between 0 and 1"));
+    }
+    Ok(x)
+}
+
+/// A share in [0, 1).
+fn parse_share_or_zero(s: &str) -> Result<f64, String> {
+    let x = parse_number(s)?;
+    if !(0.0..1.0).contains(&x) {
+        return Err(format!(
+            "`{s}`: expected a share from 0 up to (not including) 1"
+        ));
+    }
+    Ok(x)
+}
+
+/// Smallest significance level accepted: below it the t and normal
+/// quantiles are no longer computable in double precision.
+const MIN_ALPHA: f64 = 1e-9;
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    let x = parse_number(s)?;
+    if !(MIN_ALPHA..1.0).contains(&x) {
+        return Err(format!(
+            "`{s}`: expected a significance level from {MIN_ALPHA:e} up to (not including) 1"
+        ));
+    }
+    Ok(x)
+}
+
+/// Most carts one `simulate` run generates (the events are held in memory).
+const MAX_SIMULATED_CARTS: usize = 50_000_000;
+
+fn parse_carts(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a whole number of carts"))?;
+    if n == 0 || n > MAX_SIMULATED_CARTS {
+        return Err(format!(
+            "`{s}`: expected from 1 to {MAX_SIMULATED_CARTS} carts"
+        ));
+    }
+    Ok(n)
 }
 
 #[derive(clap::Args)]
@@ -133,27 +219,27 @@ struct PlanArgs {
     #[arg(long)]
     flow: Option<PathBuf>,
     /// Typed baseline: mean per recipient (with --baseline-sd) ...
-    #[arg(long, conflicts_with = "input")]
+    #[arg(long, conflicts_with = "input", value_parser = parse_number)]
     baseline_mean: Option<f64>,
-    #[arg(long, requires = "baseline_mean")]
+    #[arg(long, requires = "baseline_mean", value_parser = parse_positive)]
     baseline_sd: Option<f64>,
     /// ... or a conversion rate.
-    #[arg(long, conflicts_with_all = ["input", "baseline_mean"])]
+    #[arg(long, conflicts_with_all = ["input", "baseline_mean"], value_parser = parse_share)]
     baseline_rate: Option<f64>,
     /// Share of recipients held out (default: the flow's holdout weight).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_share)]
     holdout: Option<f64>,
     /// Recipients entering per day (default: measured from the input).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_positive)]
     daily: Option<f64>,
     /// Run length in days: report the minimum detectable effect.
-    #[arg(long, conflicts_with_all = ["effect", "relative_effect"])]
+    #[arg(long, conflicts_with_all = ["effect", "relative_effect"], value_parser = parse_positive)]
     days: Option<f64>,
     /// Absolute effect to detect: report the days needed.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_nonzero)]
     effect: Option<f64>,
     /// Relative effect to detect (0.1 = +10%): report the days needed.
-    #[arg(long, conflicts_with = "effect")]
+    #[arg(long, conflicts_with = "effect", value_parser = parse_nonzero)]
     relative_effect: Option<f64>,
     #[arg(long)]
     json: Option<PathBuf>,
@@ -165,8 +251,13 @@ struct ReportArgs {
     events: Vec<PathBuf>,
     #[arg(long)]
     flow: PathBuf,
+    /// The report folder (replaced whole; row-level data goes to its `data/`).
     #[arg(long)]
     out: PathBuf,
+    /// Name audit examples by entry id (it holds the customer id) in the
+    /// page and JSON, instead of by row of data/carts.parquet.
+    #[arg(long)]
+    show_ids: bool,
 }
 
 #[derive(clap::Args)]
@@ -217,15 +308,15 @@ struct LiftArgs {
     /// Always-valid sequential intervals, tuned to --planned-n units.
     #[arg(long, requires = "planned_n")]
     sequential: bool,
-    #[arg(long)]
+    #[arg(long, value_parser = parse_positive)]
     planned_n: Option<f64>,
     /// Standard deviation of a N(0, sd²) prior on the relative lift (flat prior when absent).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_positive)]
     prior_sd: Option<f64>,
     /// Winsorize per-unit values: p99.9, p0.1:p99.9 or LOW:HIGH.
     #[arg(long, value_parser = parse_cap)]
     cap: Option<cartlift::lift::Cap>,
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     alpha: f64,
     /// Results as JSON (keys documented in the README).
     #[arg(long)]
@@ -233,7 +324,23 @@ struct LiftArgs {
 }
 
 fn parse_cap(s: &str) -> Result<cartlift::lift::Cap, String> {
-    cartlift::lift::Cap::parse(s)
+    use cartlift::validate::MAX_AMOUNT;
+    let cap = cartlift::lift::Cap::parse(s)?;
+    if let cartlift::lift::Cap::Values { lower, upper } = cap {
+        for v in [lower, upper].into_iter().flatten() {
+            if !v.is_finite() || v.abs() > MAX_AMOUNT {
+                return Err(format!(
+                    "--cap {s}: expected finite bounds of at most {MAX_AMOUNT:e} in size"
+                ));
+            }
+        }
+        if let (Some(a), Some(b)) = (lower, upper) {
+            if a >= b {
+                return Err(format!("--cap {s}: expected LOW < HIGH"));
+            }
+        }
+    }
+    Ok(cap)
 }
 
 /// `--weights ARM=W,...`, parsed whole (one flag value, several arms).
@@ -258,6 +365,10 @@ struct ReadArgs {
     /// Conversion rate CUR=RATE: units of --currency per unit of CUR (repeatable).
     #[arg(long = "rate", value_parser = parse_rate)]
     rates: Vec<(String, f64)>,
+    /// Identifier each customer is filed under when payloads carry several
+    /// (platform customer id, e-mail address, anonymous/device id).
+    #[arg(long, value_enum, default_value = "id")]
+    customer_key: cartlift::events::identity::CustomerKey,
 }
 
 impl ReadArgs {
@@ -267,6 +378,8 @@ impl ReadArgs {
             epoch_unit: self.epoch_unit,
             currency: self.currency.clone(),
             rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
+            customer_key: self.customer_key,
+            klaviyo_steps: None,
         }
     }
 }
@@ -301,6 +414,10 @@ struct IngestArgs {
     /// Also write the counts as JSON.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The flow file, to give Klaviyo messages their step (by message id or
+    /// name) and set aside other flows' messages.
+    #[arg(long)]
+    flow: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -319,6 +436,10 @@ struct PathsArgs {
     /// Audit findings out (JSON).
     #[arg(long)]
     audit: Option<PathBuf>,
+    /// Name audit examples by entry id (it holds the customer id) instead
+    /// of by row of the carts table.
+    #[arg(long)]
+    show_ids: bool,
     #[command(flatten)]
     read: ReadArgs,
 }
@@ -328,7 +449,7 @@ struct SimulateArgs {
     #[arg(long)]
     flow: PathBuf,
     /// Number of abandoned carts (flow entries) to simulate.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = parse_carts)]
     carts: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -338,10 +459,19 @@ struct SimulateArgs {
     /// Ground truth out (JSON).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Shape of the log: canonical events, or the shapes stores export
+    /// (Shopify webhooks + the e-mail platform's events, a Segment
+    /// warehouse export, a GA4 BigQuery export).
+    #[arg(long, value_enum, default_value = "canonical")]
+    format: cartlift::simulate::render::SimFormat,
+    /// With --format shopify: where the e-mail platform's events go
+    /// (canonical CSV; default: beside --out, named `<stem>.platform.csv`).
+    #[arg(long)]
+    platform_out: Option<PathBuf>,
     /// Print the flow's expected net contribution per entry under the true
     /// model instead, over N carts (potential outcomes; default 200000).
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "200000",
-          conflicts_with_all = ["out", "truth"])]
+          conflicts_with_all = ["out", "truth"], value_parser = parse_carts)]
     evaluate: Option<usize>,
 }
 
@@ -383,27 +513,75 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let message = format!("error: {e:#}");
+            eprintln!("{}", output::encode::terminal_text(&message));
             ExitCode::from(1)
         }
     }
 }
 
+/// Refuses overlapping inputs and outputs and locks the outputs (the
+/// output layer's check, before anything is written).
+fn claim(inputs: &[(&str, &PathBuf)], outputs: &[(&str, Option<&PathBuf>)]) -> Result<()> {
+    claim_with_folder(inputs, outputs, None)
+}
+
+fn claim_with_folder(
+    inputs: &[(&str, &PathBuf)],
+    outputs: &[(&str, Option<&PathBuf>)],
+    folder: Option<(&str, &PathBuf)>,
+) -> Result<()> {
+    let ins: Vec<output::Named> = inputs.iter().map(|(o, p)| output::named(o, p)).collect();
+    let outs: Vec<output::Named> = outputs
+        .iter()
+        .filter_map(|(o, p)| p.map(|p| output::named(o, p)))
+        .collect();
+    let folders: Vec<output::Named> = folder.iter().map(|(o, p)| output::named(o, p)).collect();
+    output::claim(&ins, &outs, &folders)
+}
+
+fn inputs_named<'a>(option: &'a str, paths: &'a [PathBuf]) -> Vec<(&'a str, &'a PathBuf)> {
+    paths.iter().map(|p| (option, p)).collect()
+}
+
 fn run_ingest(a: IngestArgs) -> Result<()> {
+    let mut inputs = inputs_named("input", &a.inputs);
+    if let Some(f) = &a.flow {
+        inputs.push(("--flow", f));
+    }
+    claim(
+        &inputs,
+        &[
+            ("--out", Some(&a.out)),
+            ("--quarantine", a.quarantine.as_ref()),
+            ("--report", a.report.as_ref()),
+        ],
+    )?;
+    let mut opts = a.read.options();
+    if let Some(f) = &a.flow {
+        let config = FlowConfig::load(f)?;
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+    }
     let mut quarantine = match &a.quarantine {
         Some(p) => Quarantine::to_file(p)?,
         None => Quarantine::discard(),
     };
     let (events, report) = stage("read and validate", || {
-        ingest::ingest(&a.inputs, &a.read.options(), &mut quarantine)
+        ingest::ingest(&a.inputs, &opts, &mut quarantine)
     })?;
     quarantine.finish()?;
     stage("write events", || {
         events::store::write_events(&events, &a.out)
     })?;
-    println!("{}", report.summary_line());
+    outln!("{}", report.summary_line());
     for (reason, n) in &report.quarantined_by_reason {
-        println!("  quarantined {n:>8}  {reason}");
+        outln!("  quarantined {n:>8}  {reason}");
+    }
+    for line in report.ledger.lines() {
+        outln!("{line}");
+    }
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
     }
     if let Some(p) = &a.report {
         write_json(p, &report)?;
@@ -412,6 +590,16 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
 }
 
 fn run_paths(a: PathsArgs) -> Result<()> {
+    let mut inputs = inputs_named("input", &a.events);
+    inputs.push(("--flow", &a.flow));
+    claim(
+        &inputs,
+        &[
+            ("--out", Some(&a.out)),
+            ("--touches", a.touches.as_ref()),
+            ("--audit", a.audit.as_ref()),
+        ],
+    )?;
     let config = FlowConfig::load(&a.flow)?;
     if let Some(events) = flow::single_parquet(&a.events) {
         // One canonical Parquet file: customer range by customer range, in bounded memory.
@@ -424,18 +612,31 @@ fn run_paths(a: PathsArgs) -> Result<()> {
                 flow::stream::ROWS_PER_RANGE,
             )
         })?;
+        let audit = if a.show_ids {
+            run.audit
+        } else {
+            flow::audit_by_row(&run.audit, &flow::read_entry_ids(&a.out)?)?
+        };
         if let Some(p) = &a.audit {
-            write_json(p, &run.audit)?;
+            write_json(p, &audit)?;
         }
-        print!("{}", flow::summary_of(&run.totals, &run.audit)?);
+        say(&flow::summary_of(&run.totals, &audit)?);
+        if audit.entries == 0 {
+            eprintln!("{}", flow::no_entries_warning(&audit, &config));
+        }
         return Ok(());
     }
     let table = stage("read events", || {
-        flow::load_events(&a.events, &a.read.options())
+        let mut opts = a.read.options();
+        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+        flow::load_events(&a.events, &opts)
     })?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct_tables(&table, &config, a.touches.is_some())
     })?;
+    if !a.show_ids {
+        tables.audit = flow::audit_by_row(&tables.audit, &tables.carts)?;
+    }
     stage("write outputs", || -> Result<()> {
         flow::write_table(&mut tables.carts, &a.out)?;
         if let Some(p) = &a.touches {
@@ -446,26 +647,38 @@ fn run_paths(a: PathsArgs) -> Result<()> {
     if let Some(p) = &a.audit {
         write_json(p, &tables.audit)?;
     }
-    print!("{}", flow::summary(&tables, &config)?);
+    say(&flow::summary(&tables, &config)?);
+    if tables.audit.entries == 0 {
+        eprintln!("{}", flow::no_entries_warning(&tables.audit, &config));
+    }
     Ok(())
 }
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
+    claim(
+        &[("--flow", &a.flow)],
+        &[
+            ("--out", a.out.as_ref()),
+            ("--truth", a.truth.as_ref()),
+            ("--platform-out", a.platform_out.as_ref()),
+        ],
+    )?;
     let config = FlowConfig::load(&a.flow)?;
-    if a.carts == 0 || a.evaluate == Some(0) {
-        bail!("--carts / --evaluate: expected at least 1 cart");
-    }
     if let Some(n) = a.evaluate {
         let e = simulate::evaluate(&config, n, a.seed)
             .with_context(|| format!("flow config {}", a.flow.display()))?;
-        println!(
+        outln!(
             "expected net contribution per entry: {:.4}",
             e.net_contribution_per_entry
         );
         if let Some(o) = &e.oracle {
-            println!(
+            outln!(
                 "oracle ({} of arm `{}` at step {}, {}): {:.4}",
-                o.incentive, o.template, o.step, o.policy, o.net_contribution_per_entry
+                o.incentive,
+                o.template,
+                o.step,
+                o.policy,
+                o.net_contribution_per_entry
             );
         }
         return Ok(());
@@ -477,11 +690,47 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))
         .with_context(|| format!("flow config {}", a.flow.display()))?;
     let truth = sim.truth;
-    events::store::write_events_owned(sim.events, out)?;
+    use cartlift::simulate::render::{self, SimFormat};
+    match a.format {
+        SimFormat::Canonical => events::store::write_events_owned(sim.events, out)?,
+        SimFormat::Shopify => {
+            let platform = a.platform_out.clone().unwrap_or_else(|| {
+                let stem = out.file_stem().unwrap_or_default().to_string_lossy();
+                out.with_file_name(format!("{stem}.platform.csv"))
+            });
+            if a.platform_out.is_none() {
+                claim(
+                    &[("--flow", &a.flow)],
+                    &[("--platform-out", Some(&platform))],
+                )?;
+            }
+            let st = output::write_path(out, |webhooks| {
+                output::write_path(&platform, |p| {
+                    render::write_shopify(&sim.events, webhooks, p)
+                })
+            })?;
+            outln!(
+                "shopify: {} webhook payloads ({} test orders, {} retries) → {}; {} e-mail platform events → {}",
+                st.payloads,
+                st.test_orders,
+                st.retries,
+                out.display(),
+                st.platform_events,
+                platform.display()
+            );
+        }
+        SimFormat::Segment => {
+            output::write_path(out, |p| render::write_segment_warehouse(&sim.events, p))?
+        }
+        SimFormat::Ga4 => output::write_path(out, |p| render::write_ga4(&sim.events, p))?,
+        SimFormat::Klaviyo => {
+            output::write_path(out, |p| render::write_klaviyo(&sim.events, p))?;
+        }
+    }
     if let Some(p) = &a.truth {
         write_json(p, &truth)?;
     }
-    println!(
+    outln!(
         "simulated {} entries of {} customers: {} events → {}",
         truth.arms.values().map(|t| t.entries).sum::<u64>(),
         truth.customers,
@@ -493,6 +742,13 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
 
 fn run_policy(a: PolicyArgs) -> Result<()> {
     use cartlift::policy;
+    claim(
+        &[("input", &a.input), ("--flow", &a.flow)],
+        &[
+            ("--json", a.json.as_ref()),
+            ("--write-flow", a.write_flow.as_ref()),
+        ],
+    )?;
     let config = FlowConfig::load(&a.flow)?;
     policy::check_config(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
     let carts = cartlift::lift::load_carts(&a.input, &config)?;
@@ -503,19 +759,24 @@ fn run_policy(a: PolicyArgs) -> Result<()> {
     };
     let report = policy::analyze(&carts, &config, &opts)
         .with_context(|| format!("policy from {}", a.input.display()))?;
-    print!("{}", policy::render(&report));
+    say(&policy::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
     }
     if let Some(p) = &a.write_flow {
         let text = policy::next_flow(&config, &report, &a.input.display().to_string())?;
-        std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
-        println!("next flow: {}", p.display());
+        output::write_bytes(p, text.as_bytes())?;
+        outln!("next flow: {}", p.display());
     }
     Ok(())
 }
 
 fn run_assign(a: AssignArgs) -> Result<()> {
+    let mut inputs = vec![("--flow", &a.flow)];
+    if let Some(c) = &a.customers {
+        inputs.push(("--customers", c));
+    }
+    claim(&inputs, &[("--out", a.out.as_ref())])?;
     let config = FlowConfig::load(&a.flow)?;
     let assigner = assign::Assigner::new(&config);
     let ids: Vec<String> = match (&a.customers, &a.customer_id) {
@@ -523,24 +784,51 @@ fn run_assign(a: AssignArgs) -> Result<()> {
         (None, Some(id)) => vec![id.clone()],
         (None, None) => bail!("expected --customers FILE or --customer-id ID"),
     };
-    let out: Box<dyn std::io::Write> = match &a.out {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        ),
-        None => Box::new(std::io::stdout()),
+    let write = |out: &mut dyn std::io::Write| -> Result<()> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(["customer_id", "bucket", "arm"])?;
+        for id in &ids {
+            let (bucket, arm) = assigner.assign(id);
+            w.write_record([
+                &*output::encode::csv_cell(id),
+                &bucket.to_string(),
+                &output::encode::csv_cell(assigner.arm_name(arm)),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
     };
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["customer_id", "bucket", "arm"])?;
-    for id in ids {
-        let (bucket, arm) = assigner.assign(&id);
-        w.write_record([id.as_str(), &bucket.to_string(), assigner.arm_name(arm)])?;
+    match &a.out {
+        Some(p) => output::write_file(p, |f| write(f)),
+        None => {
+            let mut text = Vec::new();
+            write(&mut text)?;
+            say(&String::from_utf8_lossy(&text));
+            Ok(())
+        }
     }
-    w.flush()?;
-    Ok(())
 }
 
 fn run_lift(a: LiftArgs) -> Result<()> {
     use cartlift::lift;
+    let mut inputs = Vec::new();
+    for (opt, p) in [
+        ("input", &a.input),
+        ("--flow", &a.flow),
+        ("--stats", &a.stats),
+        ("--units", &a.units),
+    ] {
+        if let Some(p) = p {
+            inputs.push((opt, p));
+        }
+    }
+    claim(
+        &inputs,
+        &[
+            ("--write-stats", a.write_stats.as_ref()),
+            ("--json", a.json.as_ref()),
+        ],
+    )?;
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         bail!("--alpha: expected a level between 0 and 1, got {}", a.alpha);
     }
@@ -610,7 +898,7 @@ fn run_lift(a: LiftArgs) -> Result<()> {
     if let Some(p) = &a.write_stats {
         stats.write(p)?;
     }
-    print!("{}", lift::table::render(&report));
+    say(&lift::table::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
     }
@@ -619,6 +907,17 @@ fn run_lift(a: LiftArgs) -> Result<()> {
 
 fn run_attribute(a: AttributeArgs) -> Result<()> {
     use cartlift::attribution::{self as attr, holdout, journeys};
+    let mut inputs = Vec::new();
+    for (opt, p) in [
+        ("input", &a.events),
+        ("--flow", &a.flow),
+        ("--paths", &a.paths),
+    ] {
+        if let Some(p) = p {
+            inputs.push((opt, p));
+        }
+    }
+    claim(&inputs, &[("--json", a.json.as_ref())])?;
     let models: Vec<Box<dyn attr::AttributionModel>> = if a.models.is_empty() {
         attr::standard_models()
     } else {
@@ -648,7 +947,7 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
         let paths = attr::read_path_table(table, &opts)?;
         let credits = attr::attribute_all(&models, &paths);
         let json = attr::credit_to_json(&credits, &paths.channels);
-        print!("{}", render_credit(&json));
+        say(&render_credit(&json));
         if let Some(p) = &a.json {
             write_json(p, &json)?;
         }
@@ -672,15 +971,17 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
     };
     let reports = holdout::attribute_flow(&tables.carts, &tables.touches, &config, &rule, &models)?;
     for r in &reports {
-        println!("{} ({} journeys)", r.arm, r.journeys);
-        print!("{}", render_credit(&r.credit));
+        outln!("{} ({} journeys)", r.arm, r.journeys);
+        say(&render_credit(&r.credit));
         if let Some(inc) = &r.incremental_revenue {
-            println!(
+            outln!(
                 "holdout-measured incremental revenue: {:.2}  95% CI [{:.2}, {:.2}]",
-                inc.estimate, inc.ci.lower, inc.ci.upper
+                inc.estimate,
+                inc.ci.lower,
+                inc.ci.upper
             );
             for m in &r.side_by_side {
-                println!(
+                outln!(
                     "  {:<18} credits {:>12.2}  over-attribution {}",
                     m.model,
                     m.credited_revenue,
@@ -694,6 +995,25 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
         write_json(p, &reports)?;
     }
     Ok(())
+}
+
+/// Prints rendered text on standard output, with any control character
+/// from the data made visible (never passed to the terminal raw). A reader
+/// that stops reading (`| head`) ends the run quietly; any other failure
+/// to write is an error, never a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(output::encode::terminal_text(text).as_bytes())
+        .and_then(|_| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Value credited per channel, one row per model.
@@ -721,6 +1041,13 @@ fn render_credit(json: &serde_json::Value) -> String {
 
 fn run_plan(a: PlanArgs) -> Result<()> {
     use cartlift::stats::power::{self, PowerDesign};
+    let mut inputs = Vec::new();
+    for (opt, p) in [("input", &a.input), ("--flow", &a.flow)] {
+        if let Some(p) = p {
+            inputs.push((opt, p));
+        }
+    }
+    claim(&inputs, &[("--json", a.json.as_ref())])?;
     let config = a.flow.as_ref().map(|p| FlowConfig::load(p)).transpose()?;
     let holdout = a
         .holdout
@@ -769,7 +1096,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     for (name, d) in &designs {
         let value = if let Some(days) = a.days {
             let r = power::minimum_detectable_effect(d, days)?;
-            println!(
+            outln!(
                 "{name}: in {days} days ({:.0} recipients, {:.0} held out) the smallest detectable effect at 80% power is {:.4} ({})",
                 r.total_units,
                 r.holdout_units,
@@ -783,7 +1110,13 @@ fn run_plan(a: PlanArgs) -> Result<()> {
                 (_, Some(rel)) => power::days_for_relative_effect(d, rel)?,
                 _ => bail!("expected --days, --effect or --relative-effect"),
             };
-            println!(
+            if !(r.days.is_finite() && r.days <= MAX_PLAN_DAYS) {
+                bail!(
+                    "{name}: an effect of {} is not reachable: detecting it at 80% power needs more than {MAX_PLAN_DAYS} days of traffic; expected a larger effect",
+                    cartlift::validate::shown(a.effect.or(a.relative_effect).unwrap_or_default())
+                );
+            }
+            outln!(
                 "{name}: detecting {:.4} ({}) at 80% power needs {} days ({:.0} recipients)",
                 r.mde_absolute,
                 r.mde_relative
@@ -801,18 +1134,29 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     Ok(())
 }
 
+/// Longer than any experiment runs (a century): beyond it `plan` says "not reachable".
+const MAX_PLAN_DAYS: f64 = 36_500.0;
+
 fn run_report(a: ReportArgs) -> Result<()> {
+    let mut inputs = inputs_named("input", &a.events);
+    inputs.push(("--flow", &a.flow));
+    claim_with_folder(&inputs, &[], Some(("--out", &a.out)))?;
     let config = FlowConfig::load(&a.flow)?;
-    let summary = cartlift::report::run(&a.events, &config, &a.out)?;
-    print!("{}", cartlift::report::render_headline(&summary));
-    println!("\nresults: {}", a.out.join("summary.json").display());
+    let job = cartlift::report::Job {
+        show_ids: a.show_ids,
+        ..cartlift::report::Job::new(&a.events, &config)
+    };
+    let summary = cartlift::report::run_job(&job, &a.out)?;
+    say(&cartlift::report::render_headline(&summary));
+    outln!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
 }
 
 fn run_demo(a: DemoArgs) -> Result<()> {
+    claim_with_folder(&[], &[], Some(("--out", &a.out)))?;
     let summary = cartlift::report::demo(&a.out)?;
-    print!("{}", cartlift::report::render_headline(&summary));
-    println!("\nresults: {}", a.out.join("summary.json").display());
+    say(&cartlift::report::render_headline(&summary));
+    outln!("\nresults: {}", a.out.join("summary.json").display());
     Ok(())
 }
 
@@ -850,6 +1194,7 @@ struct SqlArgs {
 
 fn run_sql(a: SqlArgs) -> Result<()> {
     use cartlift::sql;
+    claim(&[("--flow", &a.flow)], &[("--out", a.out.as_ref())])?;
     let config = FlowConfig::load(&a.flow)?;
     let opts = sql::SqlOptions {
         segment_by: a.segment_by.iter().map(|s| s.trim().to_string()).collect(),
@@ -862,9 +1207,7 @@ fn run_sql(a: SqlArgs) -> Result<()> {
     };
     let text = sql::generate(&config, &opts)?;
     match &a.out {
-        Some(p) => {
-            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
-        }
+        Some(p) => output::write_bytes(p, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(())

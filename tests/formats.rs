@@ -19,7 +19,7 @@ fn ingest_csv(input: &str) -> (String, String) {
 fn segment_track_events_map_to_canonical() {
     let (text, stdout) = ingest_csv("segment.ndjson");
     assert!(
-        stdout.contains("read 8, accepted 6, quarantined 2"),
+        stdout.contains("read 8, accepted 7, quarantined 1"),
         "{stdout}"
     );
     let expected = [
@@ -44,10 +44,13 @@ fn shopify_webhooks_map_to_canonical() {
         "{stdout}"
     );
     for line in [
-        "2026-03-02T15:00:00Z,checkout_started,555,cart-9,,80,,,,,,returning,USD",
-        "2026-03-03T14:30:00Z,order_completed,555,cart-9,777,72,8,BACK10,,,,returning,USD",
-        "2026-03-05T10:00:00Z,order_refunded,555,,777,15.5,,,,,,returning,USD",
-        "2026-03-04T12:00:00Z,order_cancelled,556,,778,,,,,,,new,USD",
+        // The checkout token joins a checkout and its order (`cart_token` may be null).
+        "2026-03-02T15:00:00Z,checkout_started,555,tok-1,,80,,,,,,returning,USD",
+        "2026-03-03T14:30:00Z,order_completed,555,tok-1,777,72,8,BACK10,,,,returning,USD",
+        // One refund of two transactions (12.00 and 3.50): each is money that moved.
+        "2026-03-05T10:00:00Z,order_refunded,555,,777,12,,,,,,,USD",
+        "2026-03-05T10:00:00Z,order_refunded,555,,777,3.5,,,,,,,USD",
+        "2026-03-04T12:00:00Z,order_cancelled,556,,778,,,,,,,,USD",
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }

@@ -86,4 +86,64 @@ proptest! {
             prop_assert_eq!(r, rows.len() as u64);
         }
     }
+
+    /// Shopify-shaped payloads (checkouts, orders with refunds and
+    /// cancellations, refund webhooks) with arbitrary field values.
+    #[test]
+    fn shopify_payloads_are_accepted_or_quarantined(
+        rows in proptest::collection::vec(
+            (0usize..4, field(), field(), field(), field(), field(), any::<bool>()),
+            1..20,
+        )
+    ) {
+        let mut text = String::new();
+        for (kind, id, cust, at, amount, status, test) in &rows {
+            let topic = ["checkouts/update", "orders/updated", "refunds/create", "orders/cancelled"][*kind];
+            let payload = serde_json::json!({
+                "id": id, "order_id": id, "token": id, "email": cust,
+                "customer": {"id": cust, "orders_count": amount},
+                "created_at": at, "updated_at": at, "processed_at": at,
+                "cancelled_at": if *kind == 3 { serde_json::json!(at) } else { serde_json::Value::Null },
+                "order_number": if *kind == 1 || *kind == 3 { serde_json::json!(1) } else { serde_json::Value::Null },
+                "total_price": amount, "test": test,
+                "refunds": [{"id": id, "created_at": at,
+                             "transactions": [{"kind": "refund", "status": status, "amount": amount}]}],
+                "transactions": [{"kind": "refund", "status": status, "amount": amount}],
+            });
+            text.push_str(&serde_json::json!({"topic": topic, "payload": payload}).to_string());
+            text.push('\n');
+        }
+        if let Some((r, a, q)) = ingest_bytes("hooks.ndjson", text.as_bytes()) {
+            prop_assert_eq!(r, a + q);
+            prop_assert_eq!(r, rows.len() as u64);
+        }
+    }
+
+    /// Segment warehouse and GA4 export rows with arbitrary field values.
+    #[test]
+    fn warehouse_and_ga4_rows_are_accepted_or_quarantined(
+        rows in proptest::collection::vec((field(), field(), field(), field(), field()), 1..20)
+    ) {
+        let mut csv = String::from("timestamp,user_id,anonymous_id,event,order_id,total\n");
+        let mut ga4 = String::new();
+        for (ts, user, ev, order, total) in &rows {
+            let cells = [ts, user, user, ev, order, total];
+            let quoted: Vec<String> = cells.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+            csv.push_str(&quoted.join(","));
+            csv.push('\n');
+            let row = serde_json::json!({
+                "event_timestamp": ts, "event_name": ev, "user_pseudo_id": user,
+                "ecommerce": {"transaction_id": order, "purchase_revenue": total},
+                "event_params": [{"key": "value", "value": {"string_value": total}}],
+            });
+            ga4.push_str(&row.to_string());
+            ga4.push('\n');
+        }
+        for (name, text) in [("wh.csv", &csv), ("ga4.ndjson", &ga4)] {
+            if let Some((r, a, q)) = ingest_bytes(name, text.as_bytes()) {
+                prop_assert_eq!(r, a + q);
+                prop_assert_eq!(r, rows.len() as u64);
+            }
+        }
+    }
 }

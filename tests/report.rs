@@ -17,9 +17,9 @@ const FILES: [&str; 9] = [
     "summary.json",
     "lift.json",
     "audit.json",
-    "carts.parquet",
-    "touches.parquet",
-    "quarantine.csv",
+    "data/carts.parquet",
+    "data/touches.parquet",
+    "data/quarantine.csv",
     "recommended_flow.toml",
     "index.html",
     "charts",
@@ -132,6 +132,31 @@ fn summary_attribution_matches_the_attribute_command() {
 }
 
 #[test]
+fn summary_dashboard_matches_attribute_platform_default() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("platform.json");
+    run(&[
+        "attribute",
+        s(&events()),
+        "--flow",
+        s(&sample_flow()),
+        "--platform-default",
+        "--models",
+        "last_touch",
+        "--json",
+        s(&json),
+    ]);
+    let platform = read_json(&json);
+    let summary = summary();
+    let d = &summary["dashboard"][0];
+    let side = &platform[0]["side_by_side"][0];
+    assert_eq!(d["attributed_revenue"], side["credited_revenue"]);
+    assert_eq!(d["over_attribution_ratio"], side["over_attribution_ratio"]);
+    // The dashboard claims more than the holdout measures on the sample.
+    assert!(d["over_attribution_ratio"].as_f64().unwrap() > 1.0);
+}
+
+#[test]
 fn summary_audit_and_tables_match_the_paths_command() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (carts, touches, audit) = (
@@ -152,7 +177,10 @@ fn summary_audit_and_tables_match_the_paths_command() {
         s(&audit),
     ]);
     assert_eq!(read_json(&audit), summary()["audit"]);
-    for (ours, theirs) in [("carts.parquet", &carts), ("touches.parquet", &touches)] {
+    for (ours, theirs) in [
+        ("data/carts.parquet", &carts),
+        ("data/touches.parquet", &touches),
+    ] {
         let a = read_parquet(&report().join(ours));
         let b = read_parquet(theirs);
         assert!(a.equals_missing(&b), "{ours} differs from `cartlift paths`");

@@ -422,14 +422,33 @@ impl Chain {
         (x, sweeps)
     }
 
-    /// Removal effect of every channel, solved in parallel.
+    /// Removal effect of every channel, solved in parallel. Each solve
+    /// keeps only its two numbers (conversion, value), so memory is the
+    /// chain plus one solve's working set per thread, whatever the number
+    /// of channels. Large chains re-solve only the states whose absorption
+    /// removing the channel can change (those that reach one of its states).
     fn removal_effects(&self, solver: Solver, channels: usize) -> RemovalEffects {
-        let full = self.absorption(solver, &vec![false; self.states.len()], None);
-        let removed: Vec<Solution> = (0..channels as ChannelId)
+        let n = self.states.len();
+        let full = self.absorption(solver, &vec![false; n], None);
+        let dense = match solver {
+            Solver::Auto => n <= DENSE_LIMIT,
+            Solver::DenseLu => true,
+            Solver::GaussSeidel => false,
+        };
+        let index = (!dense).then(|| self.removal_index(channels));
+        let removed: Vec<Removed> = (0..channels as ChannelId)
             .into_par_iter()
-            .map(|c| {
-                let mask: Vec<bool> = self.states.iter().map(|k| contains(k, c)).collect();
-                self.absorption(solver, &mask, Some(&full))
+            .map(|c| match &index {
+                Some(index) => self.removed_sparse(&index.states_of[c as usize], index, &full),
+                None => {
+                    let mask: Vec<bool> = self.states.iter().map(|k| contains(k, c)).collect();
+                    let s = self.absorption(solver, &mask, Some(&full));
+                    Removed {
+                        conversion: s.conversion,
+                        value: s.value,
+                        sweeps: s.sweeps,
+                    }
+                }
             })
             .collect();
         let effect = |without: f64, with: f64| -> f64 {
@@ -444,8 +463,9 @@ impl Chain {
         let mut notes = Vec::new();
         let max_sweeps = removed
             .iter()
-            .chain(std::iter::once(&full))
-            .filter_map(|s| s.sweeps)
+            .map(|r| r.sweeps)
+            .chain(std::iter::once(full.sweeps))
+            .flatten()
             .max();
         if max_sweeps == Some(GS_MAX_SWEEPS) {
             notes.push(format!(
@@ -470,6 +490,130 @@ impl Chain {
             },
             max_sweeps,
             notes,
+        }
+    }
+}
+
+/// What one removal solve keeps.
+#[derive(Debug, Clone, Copy)]
+struct Removed {
+    conversion: f64,
+    value: f64,
+    sweeps: Option<usize>,
+}
+
+/// The states of each channel and each state's predecessors, built once
+/// for the sparse removal solves.
+struct RemovalIndex {
+    states_of: Vec<Vec<u32>>,
+    pred_start: Vec<usize>,
+    preds: Vec<u32>,
+}
+
+impl Chain {
+    fn removal_index(&self, channels: usize) -> RemovalIndex {
+        let n = self.states.len();
+        let mut states_of = vec![Vec::new(); channels];
+        for (s, key) in self.states.iter().enumerate() {
+            let mut seen: Vec<ChannelId> = Vec::with_capacity(MAX_ORDER);
+            for &c in key.iter().filter(|&&c| c != EMPTY) {
+                if !seen.contains(&c) {
+                    seen.push(c);
+                    if let Some(list) = states_of.get_mut(c as usize) {
+                        list.push(s as u32);
+                    }
+                }
+            }
+        }
+        let mut pred_start = vec![0usize; n + 1];
+        for &t in &self.targets {
+            pred_start[t as usize + 1] += 1;
+        }
+        for s in 0..n {
+            pred_start[s + 1] += pred_start[s];
+        }
+        let mut fill = pred_start.clone();
+        let mut preds = vec![0u32; self.targets.len()];
+        for s in 0..n {
+            for (t, _) in self.row(s) {
+                preds[fill[t]] = s as u32;
+                fill[t] += 1;
+            }
+        }
+        RemovalIndex {
+            states_of,
+            pred_start,
+            preds,
+        }
+    }
+
+    /// Gauss–Seidel for one removal, over the states that reach a removed
+    /// one (every other state keeps its full-chain value exactly: none of
+    /// its successors changes), warm-started from the full chain.
+    fn removed_sparse(&self, removed: &[u32], index: &RemovalIndex, full: &Solution) -> Removed {
+        use std::collections::{HashMap, HashSet};
+        let mut slot: HashMap<u32, usize> = HashMap::new();
+        let is_removed: HashSet<u32> = removed.iter().copied().collect();
+        // Predecessors of removed states, transitively.
+        let mut affected: Vec<u32> = Vec::new();
+        let mut queue: Vec<u32> = removed.to_vec();
+        while let Some(s) = queue.pop() {
+            let s = s as usize;
+            for &p in &index.preds[index.pred_start[s]..index.pred_start[s + 1]] {
+                if !is_removed.contains(&p) && !slot.contains_key(&p) {
+                    slot.insert(p, 0);
+                    affected.push(p);
+                    queue.push(p);
+                }
+            }
+        }
+        // The same sweep order as the full solve: reverse order of discovery.
+        affected.sort_unstable_by(|a, b| b.cmp(a));
+        for (i, &s) in affected.iter().enumerate() {
+            slot.insert(s, i);
+        }
+        let mut x: Vec<[f64; 2]> = affected.iter().map(|&s| full.x[s as usize]).collect();
+        let mut sweeps = 0;
+        while !affected.is_empty() && sweeps < GS_MAX_SWEEPS {
+            sweeps += 1;
+            let (mut delta, mut scale) = ([0.0_f64; 2], [0.0_f64; 2]);
+            for (i, &s) in affected.iter().enumerate() {
+                let mut next = self.rewards[s as usize];
+                for (t, p) in self.row(s as usize) {
+                    let xt = if is_removed.contains(&(t as u32)) {
+                        [0.0; 2]
+                    } else {
+                        match slot.get(&(t as u32)) {
+                            Some(&j) => x[j],
+                            None => full.x[t],
+                        }
+                    };
+                    next[0] += p * xt[0];
+                    next[1] += p * xt[1];
+                }
+                for k in 0..2 {
+                    delta[k] = delta[k].max((next[k] - x[i][k]).abs());
+                    scale[k] = scale[k].max(next[k].abs());
+                }
+                x[i] = next;
+            }
+            if (0..2).all(|k| delta[k] <= GS_TOLERANCE * scale[k]) {
+                break;
+            }
+        }
+        let mut at_start = [full.conversion, full.value];
+        for k in 0..2 {
+            for &r in removed {
+                at_start[k] -= self.start[r as usize] * full.x[r as usize][k];
+            }
+            for (i, &s) in affected.iter().enumerate() {
+                at_start[k] += self.start[s as usize] * (x[i][k] - full.x[s as usize][k]);
+            }
+        }
+        Removed {
+            conversion: at_start[0].max(0.0),
+            value: at_start[1].max(0.0),
+            sweeps: Some(sweeps.max(1)),
         }
     }
 }

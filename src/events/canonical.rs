@@ -1,4 +1,7 @@
 //! The canonical shape: one row per event with the columns of `schema`.
+//! Event time: `ts`. Order events go to the order ledger like any source's
+//! (order ids are read per customer, as reconstruction and the SQL read
+//! them).
 
 use super::fields::{self, EpochUnit};
 use super::{Event, Reason, Rejection};

@@ -29,8 +29,27 @@ pub fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// An optional finite number; strings holding numbers are accepted.
+/// The largest magnitude a number in an event may have: 10^12 (a trillion
+/// in any currency), so sums of amounts in cents never overflow.
+pub const MAX_NUMBER: f64 = 1e12;
+
+/// An optional finite number no larger than [`MAX_NUMBER`] in magnitude;
+/// strings holding numbers are accepted.
 pub fn number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
+    let x = unbounded_number(v, field)?;
+    if let Some(x) = x {
+        if x.abs() > MAX_NUMBER {
+            return Err(Rejection::new(
+                Reason::BadNumber,
+                Some(field),
+                format!("{field} = {x}; above the plausibility ceiling of 1e12"),
+            ));
+        }
+    }
+    Ok(x)
+}
+
+fn unbounded_number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
     let bad = |shown: &str| {
         Rejection::new(
             Reason::BadNumber,
@@ -126,6 +145,22 @@ pub fn parse_timestamp(s: &str, field: &str, epoch: EpochUnit) -> Result<i64, Re
         }
         us as i64
     } else {
+        // Warehouse renderings: `2026-03-18 10:00:00 UTC` (BigQuery) and
+        // `2026-03-18 10:00:00+00` (PostgreSQL, Redshift).
+        let owned;
+        let s = if let Some(head) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix(" utc")) {
+            owned = format!("{}+00:00", head.trim_end());
+            owned.as_str()
+        } else if s.len() > 3
+            && s.as_bytes()[s.len() - 3] == b'+'
+            && s[s.len() - 2..].bytes().all(|b| b.is_ascii_digit())
+            && s.contains(' ')
+        {
+            owned = format!("{s}:00");
+            owned.as_str()
+        } else {
+            s
+        };
         let dt = chrono::DateTime::parse_from_rfc3339(s)
             .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%:z"))
             .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z"))
@@ -166,6 +201,12 @@ mod tests {
         assert!(parse_timestamp("yesterday", "ts", EpochUnit::None).is_err());
         assert!(parse_timestamp("1e400", "ts", EpochUnit::S).is_err());
         assert!(parse_timestamp("-", "ts", EpochUnit::S).is_err());
+        let w = parse_timestamp("2026-03-02 10:15:00 UTC", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
+        let w = parse_timestamp("2026-03-02 10:15:00.000 UTC", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
+        let w = parse_timestamp("2026-03-02 11:15:00+01", "ts", EpochUnit::None).unwrap();
+        assert_eq!(w, t);
         assert_eq!(
             format_timestamp(t + 5),
             "2026-03-02T10:15:00.000005Z".to_string()
@@ -180,6 +221,9 @@ mod tests {
         assert!(number(Some(&json!("abc")), "value").is_err());
         assert!(number(Some(&json!("NaN")), "value").is_err());
         assert!(number(Some(&json!([1])), "value").is_err());
+        assert!(number(Some(&json!(5e16)), "value").is_err());
+        assert!(number(Some(&json!("1e300")), "value").is_err());
+        assert_eq!(number(Some(&json!(1e12)), "value").unwrap(), Some(1e12));
         assert!(step(Some(&json!("0")), "flow_step").is_err());
         assert!(step(Some(&json!(1.5)), "flow_step").is_err());
         assert_eq!(step(Some(&json!("2")), "flow_step").unwrap(), Some(2));

@@ -1,14 +1,23 @@
 //! GA4 e-commerce rows (BigQuery export, nested or flattened) onto the
-//! canonical schema. `event_timestamp` is epoch microseconds in the export.
+//! canonical schema. Event time: `event_timestamp`, epoch microseconds in
+//! the export. Identity: `user_id` (when the site sets one) and
+//! `user_pseudo_id` (the device) are aliases of one customer.
+//! `transaction_id` is de-duplicated per user only (GA4's own rule), which
+//! the order ledger follows; a `refund` without a value refunds the whole
+//! transaction (GA4's spec).
 
 use super::fields::{self, EpochUnit};
+use super::identity::{self, IdKind};
 use super::{Event, Reason, Rejection};
 use crate::schema::EventKind;
 use serde_json::{Map, Value};
 
 fn kind_of(name: &str) -> Option<EventKind> {
     Some(match name {
-        "add_to_cart" | "remove_from_cart" | "view_cart" => EventKind::CartUpdated,
+        "add_to_cart" | "remove_from_cart" | "view_cart"
+        // Activity inside the checkout: the shopper is still there.
+        | "add_shipping_info"
+        | "add_payment_info" => EventKind::CartUpdated,
         "begin_checkout" => EventKind::CheckoutStarted,
         "purchase" => EventKind::OrderCompleted,
         "refund" => EventKind::OrderRefunded,
@@ -38,7 +47,10 @@ fn ecommerce<'a>(row: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .or_else(|| row.get(key).filter(|v| !v.is_null()))
 }
 
-pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Rejection> {
+pub fn map_row(
+    row: &Map<String, Value>,
+    epoch: EpochUnit,
+) -> Result<(Event, Vec<(IdKind, String)>), Rejection> {
     let name = fields::text(row.get("event_name"))
         .ok_or_else(|| Rejection::new(Reason::MissingEvent, Some("event_name"), "no event_name"))?;
     let kind = kind_of(&name).ok_or_else(|| {
@@ -55,18 +67,35 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Reje
         epoch
     };
     let ts = fields::timestamp(row.get("event_timestamp"), "event_timestamp", unit)?;
-    let customer = fields::text(row.get("user_id"))
-        .or_else(|| fields::text(row.get("user_pseudo_id")))
-        .ok_or_else(|| {
-            Rejection::new(
-                Reason::MissingCustomer,
-                Some("user_id"),
-                "neither user_id nor user_pseudo_id",
-            )
-        })?;
+    let user = fields::text(row.get("user_id")).map(|u| identity::normalize(&u));
+    let pseudo = fields::text(row.get("user_pseudo_id")).map(|u| identity::normalize(&u));
+    let mut ids = Vec::new();
+    if let Some(u) = &user {
+        ids.push((identity::kind_of_bare(u), u.clone()));
+    }
+    if let Some(p) = &pseudo {
+        ids.push((IdKind::Anonymous, p.clone()));
+    }
+    let customer = user.or(pseudo).ok_or_else(|| {
+        Rejection::new(
+            Reason::MissingCustomer,
+            Some("user_id"),
+            "neither user_id nor user_pseudo_id",
+        )
+    })?;
     let mut e = Event::new(ts, kind, customer);
+    // GA4 writes `(not set)` where a tag sent no id: no id at all.
+    let known = |id: String| (id != "(not set)").then_some(id);
     e.order_id = fields::text(ecommerce(row, "transaction_id"))
-        .or_else(|| fields::text(param(row, "transaction_id")));
+        .and_then(known)
+        .or_else(|| fields::text(param(row, "transaction_id")).and_then(known));
+    if kind == EventKind::OrderCompleted && e.order_id.is_none() {
+        // Without an id GA4 de-duplicates nothing: each purchase is its own order.
+        e.order_id = Some(format!(
+            "(no transaction_id) {}",
+            fields::format_timestamp(ts)
+        ));
+    }
     let value = match kind {
         EventKind::OrderCompleted => ecommerce(row, "purchase_revenue"),
         EventKind::OrderRefunded => ecommerce(row, "refund_value"),
@@ -82,7 +111,7 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Reje
     e.variant = fields::text(param(row, "variant"));
     e.customer_status = fields::text(param(row, "customer_status"));
     e.currency = fields::text(param(row, "currency")).map(|c| c.to_ascii_uppercase());
-    Ok(e)
+    Ok((e, ids))
 }
 
 pub fn looks_like(keys: &[&str]) -> bool {

@@ -7,7 +7,10 @@
 pub mod canonical;
 pub mod fields;
 pub mod ga4;
+pub mod identity;
 pub mod ingest;
+pub mod klaviyo;
+pub mod ledger;
 pub mod segment;
 pub mod shopify;
 pub mod source;
@@ -53,6 +56,48 @@ impl Event {
     }
 }
 
+/// What one input row maps to: canonical events (carts, checkouts,
+/// messages), payloads about orders (for the ledger), and the customer
+/// identifiers the row carries together (aliases of one customer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mapped {
+    pub events: Vec<Event>,
+    pub orders: Vec<ledger::OrderPayload>,
+    pub ids: Vec<(identity::IdKind, String)>,
+}
+
+impl Mapped {
+    pub fn event(e: Event) -> Mapped {
+        let ids = vec![(
+            identity::kind_of_bare(&e.customer_id),
+            e.customer_id.clone(),
+        )];
+        Mapped {
+            events: vec![e],
+            ..Mapped::default()
+        }
+        .with_ids(ids)
+    }
+
+    pub fn order(p: ledger::OrderPayload) -> Mapped {
+        let ids = p
+            .customer
+            .iter()
+            .map(|c| (identity::kind_of_bare(c), c.clone()))
+            .collect();
+        Mapped {
+            orders: vec![p],
+            ..Mapped::default()
+        }
+        .with_ids(ids)
+    }
+
+    pub fn with_ids(mut self, ids: Vec<(identity::IdKind, String)>) -> Mapped {
+        self.ids = ids;
+        self
+    }
+}
+
 /// Why a row was quarantined. The code is stable (it is a column of the
 /// quarantine file and a key of the report); the detail is for people.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +121,10 @@ pub enum Reason {
     NegativeValue,
     BadFlowStep,
     DuplicateOrder,
+    DuplicateEvent,
+    OrderIdReused,
+    UnknownOrder,
+    MissingRefundAmount,
 }
 
 impl Reason {
@@ -93,6 +142,10 @@ impl Reason {
             Reason::NegativeValue => "negative_value",
             Reason::BadFlowStep => "bad_flow_step",
             Reason::DuplicateOrder => "duplicate_order",
+            Reason::DuplicateEvent => "duplicate_event",
+            Reason::OrderIdReused => "order_id_reused",
+            Reason::UnknownOrder => "unknown_order",
+            Reason::MissingRefundAmount => "missing_refund_amount",
         }
     }
 }
@@ -123,6 +176,13 @@ pub fn check_event(e: &Event) -> Result<(), Rejection> {
                     Reason::BadNumber,
                     Some(name),
                     format!("{name} is {x}; expected a finite number"),
+                ));
+            }
+            if x.abs() > fields::MAX_NUMBER {
+                return Err(Rejection::new(
+                    Reason::BadNumber,
+                    Some(name),
+                    format!("{name} is {x}; above the plausibility ceiling of 1e12"),
                 ));
             }
             if x < 0.0 {

@@ -2,15 +2,25 @@
 //! loosely typed JSON objects, with the line each came from and its raw text.
 //!
 //! A row that cannot even be split into fields (wrong field count, invalid
-//! UTF-8, broken JSON) is still a row read: it comes back as a rejection.
+//! UTF-8, broken JSON, a line over [`MAX_LINE_BYTES`]) is still a row read:
+//! it comes back as a rejection.
+//!
+//! Each input is opened once: a regular file is read in place, while
+//! standard input (`-`), a pipe or another special file, and a gzip file
+//! (`.gz`) are read once into an anonymous spool file, which every later
+//! look (the format sniff, the rows, the report's stamp) reads again.
 
 use super::{Reason, Rejection};
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+pub use crate::validate::MAX_LINE_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Container {
@@ -20,6 +30,8 @@ pub enum Container {
 }
 
 impl Container {
+    /// The container a name says, or for standard input and special files
+    /// without an extension, the one their first bytes say.
     pub fn of_path(path: &Path) -> Result<Container> {
         let name = path
             .file_name()
@@ -32,6 +44,8 @@ impl Container {
             Container::Parquet
         } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".json") {
             Container::Ndjson
+        } else if is_stream(path) {
+            sniff(path)?
         } else {
             bail!(
                 "{}: cannot tell the file type from its name; expected .csv, .parquet, .ndjson, .jsonl or .json",
@@ -68,13 +82,7 @@ pub fn peek_keys(path: &Path, container: Container) -> Result<Vec<String>> {
     match container {
         Container::Csv => {
             let mut r = csv_reader(path)?;
-            let header = r
-                .byte_headers()
-                .with_context(|| format!("{}: cannot read the header line", path.display()))?;
-            Ok(header
-                .iter()
-                .map(|h| String::from_utf8_lossy(h).trim().to_string())
-                .collect())
+            csv_header(path, &mut r)
         }
         Container::Parquet => {
             let file = open(path)?;
@@ -112,11 +120,76 @@ impl std::fmt::Display for StopPeek {
 }
 impl std::error::Error for StopPeek {}
 
-fn open(path: &Path) -> Result<File> {
-    File::open(path).with_context(|| format!("cannot open {}", path.display()))
+/// Standard input, or a file that cannot be read twice (a pipe, a device).
+fn is_stream(path: &Path) -> bool {
+    path == Path::new(crate::output::STDIO)
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
-fn csv_reader(path: &Path) -> Result<csv::Reader<File>> {
+fn is_gzip(path: &Path) -> bool {
+    path.to_string_lossy().to_ascii_lowercase().ends_with(".gz")
+}
+
+/// Spool files of inputs read once: path → anonymous file with the bytes.
+fn spools() -> &'static Mutex<HashMap<PathBuf, File>> {
+    static SPOOLS: OnceLock<Mutex<HashMap<PathBuf, File>>> = OnceLock::new();
+    SPOOLS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Opens an input for reading from its start. Streams and gzip files are
+/// read (and decompressed) once into a spool file; later opens rewind it.
+pub fn open(path: &Path) -> Result<File> {
+    if !is_stream(path) && !is_gzip(path) {
+        return File::open(path).with_context(|| format!("cannot open {}", path.display()));
+    }
+    let mut spools = spools().lock().unwrap_or_else(|e| e.into_inner());
+    if !spools.contains_key(path) {
+        let mut spool = tempfile::tempfile()
+            .with_context(|| format!("cannot buffer {}: no temporary file", path.display()))?;
+        let source: Box<dyn Read> = if path == Path::new(crate::output::STDIO) {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+        };
+        let copied = if is_gzip(path) {
+            std::io::copy(&mut flate2::read::MultiGzDecoder::new(source), &mut spool)
+        } else {
+            std::io::copy(&mut std::io::BufReader::new(source), &mut spool)
+        };
+        copied.with_context(|| format!("{}: read error", path.display()))?;
+        spools.insert(path.to_path_buf(), spool);
+    }
+    let mut file = spools[path]
+        .try_clone()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    use std::io::Seek;
+    file.rewind()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(file)
+}
+
+/// The container of a stream from its first bytes.
+fn sniff(path: &Path) -> Result<Container> {
+    let mut head = [0u8; 64];
+    let mut file = open(path)?;
+    let n = file
+        .read(&mut head)
+        .with_context(|| format!("{}: read error", path.display()))?;
+    let head = &head[..n];
+    Ok(if head.starts_with(b"PAR1") {
+        Container::Parquet
+    } else if head
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{' || b == b'[')
+    {
+        Container::Ndjson
+    } else {
+        Container::Csv
+    })
+}
+
+fn csv_reader(path: &Path) -> Result<csv::Reader<LineLimit<File>>> {
     let delimiter = if path
         .to_string_lossy()
         .to_ascii_lowercase()
@@ -129,17 +202,111 @@ fn csv_reader(path: &Path) -> Result<csv::Reader<File>> {
     Ok(csv::ReaderBuilder::new()
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(open(path)?))
+        .from_reader(LineLimit::new(open(path)?)))
 }
 
-fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
-    let mut reader = csv_reader(path)?;
+/// The header of a CSV file; a column named twice is an error (which of
+/// the two would be read is anybody's guess).
+fn csv_header(path: &Path, reader: &mut csv::Reader<LineLimit<File>>) -> Result<Vec<String>> {
     let header: Vec<String> = reader
         .byte_headers()
         .with_context(|| format!("{}: cannot read the header line", path.display()))?
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
+    if reader.get_ref().cut.contains(&1) {
+        bail!(
+            "{}: line 1: the header line is longer than {MAX_LINE_BYTES} bytes; expected a line of column names",
+            path.display()
+        );
+    }
+    for (i, name) in header.iter().enumerate() {
+        if let Some(j) = header[..i].iter().position(|h| h == name) {
+            bail!(
+                "{}: line 1: column `{name}` appears twice (columns {} and {}); expected each column once",
+                path.display(),
+                j + 1,
+                i + 1
+            );
+        }
+    }
+    Ok(header)
+}
+
+/// A reader that cuts any line longer than [`MAX_LINE_BYTES`] short: the
+/// rest of the line is skipped without being held, so the CSV reader sees
+/// a short record, and `cut` lists the lines cut.
+pub struct LineLimit<R> {
+    inner: BufReader<R>,
+    /// Bytes of the current line passed on so far.
+    in_line: usize,
+    line: u64,
+    skipping: bool,
+    cut: Vec<u64>,
+}
+
+impl<R: Read> LineLimit<R> {
+    fn new(inner: R) -> LineLimit<R> {
+        LineLimit {
+            inner: BufReader::with_capacity(1 << 16, inner),
+            in_line: 0,
+            line: 1,
+            skipping: false,
+            cut: Vec::new(),
+        }
+    }
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let newline = buf.iter().position(|&b| b == b'\n');
+            if self.skipping {
+                match newline {
+                    Some(p) => {
+                        self.inner.consume(p);
+                        self.skipping = false;
+                    }
+                    None => {
+                        let n = buf.len();
+                        self.inner.consume(n);
+                    }
+                }
+                continue;
+            }
+            let room = MAX_LINE_BYTES - self.in_line;
+            if room == 0 && newline != Some(0) {
+                self.cut.push(self.line);
+                self.skipping = true;
+                continue;
+            }
+            let n = match newline {
+                Some(p) if p <= room => (p + 1).min(out.len()),
+                _ => room.min(buf.len()).min(out.len()),
+            };
+            out[..n].copy_from_slice(&buf[..n]);
+            self.inner.consume(n);
+            if newline.is_some_and(|p| p < n) {
+                self.in_line = 0;
+                self.line += 1;
+            } else {
+                self.in_line += n;
+            }
+            return Ok(n);
+        }
+    }
+}
+
+fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
+    let mut reader = csv_reader(path)?;
+    let header = csv_header(path, &mut reader)?;
     let mut record = csv::ByteRecord::new();
     loop {
         let more = reader
@@ -150,7 +317,16 @@ fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<(
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let raw = raw_csv(&record);
-        let fields = csv_fields(&header, &record);
+        let cut = reader.get_ref().cut.contains(&line);
+        let fields = if cut {
+            Err(Rejection::new(
+                Reason::MalformedRow,
+                None,
+                format!("the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"),
+            ))
+        } else {
+            csv_fields(&header, &record)
+        };
         each(RawRow { line, raw, fields })?;
     }
 }
@@ -196,20 +372,51 @@ fn csv_fields(
     Ok(map)
 }
 
-fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!("a JSON {}; expected an object", kind_name(&other)),
-        )),
-        Err(e) => Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!("invalid JSON: {e}"),
-        )),
+/// A JSON object whose keys are unique (a key given twice is an error,
+/// not a silent choice of the last value).
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<UniqueObject, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "key `{key}` appears twice in one object"
+                        )));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(Keys)
     }
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    let unique_error = match serde_json::from_slice::<UniqueObject>(bytes) {
+        Ok(UniqueObject(map)) => return Ok(map),
+        Err(e) => e,
+    };
+    let detail = match serde_json::from_slice::<Value>(bytes) {
+        // An object that parses, but not with unique keys.
+        Ok(Value::Object(_)) => format!("invalid JSON object: {unique_error}"),
+        Ok(other) => format!("a JSON {}; expected an object", kind_name(&other)),
+        Err(e) => format!("invalid JSON: {e}"),
+    };
+    Err(Rejection::new(Reason::MalformedRow, None, detail))
 }
 
 fn kind_name(v: &Value) -> &'static str {
@@ -238,19 +445,57 @@ fn read_json_lines(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> R
     let mut line = 0u64;
     loop {
         buf.clear();
-        let n = reader
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut buf)
             .with_context(|| format!("{}: read error after line {line}", path.display()))?;
         if n == 0 {
             return Ok(());
         }
         line += 1;
+        if n > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            // Skip the rest of the line without holding it.
+            skip_line(&mut reader)
+                .with_context(|| format!("{}: read error on line {line}", path.display()))?;
+            let raw = String::from_utf8_lossy(&buf[..256.min(buf.len())]).to_string();
+            each(RawRow {
+                line,
+                raw,
+                fields: Err(Rejection::new(
+                    Reason::MalformedRow,
+                    None,
+                    format!(
+                        "the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"
+                    ),
+                )),
+            })?;
+            continue;
+        }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let raw = String::from_utf8_lossy(&buf).trim_end().to_string();
         let fields = json_object(&buf);
         each(RawRow { line, raw, fields })?;
+    }
+}
+
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(p) => {
+                reader.consume(p + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
     }
 }
 
@@ -313,6 +558,10 @@ fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Resu
     Ok(())
 }
 
+fn float_to_json(x: f64) -> Value {
+    Number::from_f64(x).map_or_else(|| Value::String(x.to_string()), Value::Number)
+}
+
 fn any_to_json(v: AnyValue) -> Value {
     match v {
         AnyValue::Null => Value::Null,
@@ -327,13 +576,15 @@ fn any_to_json(v: AnyValue) -> Value {
         AnyValue::UInt16(x) => Value::from(x),
         AnyValue::UInt32(x) => Value::from(x),
         AnyValue::UInt64(x) => Value::from(x),
-        AnyValue::Float32(x) => Number::from_f64(x as f64).map_or(Value::Null, Value::Number),
-        AnyValue::Float64(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
+        // NaN and ±inf stay visible (as text) so the mappers reject them as
+        // `bad_number`, exactly like the same values in a CSV file.
+        AnyValue::Float32(x) => float_to_json(x as f64),
+        AnyValue::Float64(x) => float_to_json(x),
         AnyValue::Datetime(x, unit, _) | AnyValue::DatetimeOwned(x, unit, _) => {
             let micros = match unit {
                 TimeUnit::Nanoseconds => x / 1000,
                 TimeUnit::Microseconds => x,
-                TimeUnit::Milliseconds => x * 1000,
+                TimeUnit::Milliseconds => x.saturating_mul(1000),
             };
             Value::String(super::fields::format_timestamp(micros))
         }

@@ -4,7 +4,7 @@
 use super::fields::format_timestamp;
 use super::Event;
 use crate::schema::{self as col, EventKind};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use polars::prelude::*;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -128,13 +128,14 @@ pub fn write_events(events: &[Event], path: &Path) -> Result<()> {
     }
 }
 
+/// Writes a frame as Parquet through the output layer (whole or not at all).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    ParquetWriter::new(file)
-        .with_statistics(StatisticsOptions::default())
-        .finish(df)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(())
+    crate::output::write_file(path, |file| {
+        ParquetWriter::new(file)
+            .with_statistics(StatisticsOptions::default())
+            .finish(df)?;
+        Ok(())
+    })
 }
 
 fn opt_num(v: Option<f64>) -> String {
@@ -142,7 +143,10 @@ fn opt_num(v: Option<f64>) -> String {
 }
 
 fn write_csv(events: &[Event], path: &Path) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    crate::output::write_file(path, |file| write_csv_to(events, file))
+}
+
+fn write_csv_to(events: &[Event], file: &mut File) -> Result<()> {
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     w.write_record(col::CANONICAL_COLUMNS)?;
     for e in events {
@@ -196,7 +200,10 @@ pub fn event_to_json(e: &Event) -> serde_json::Value {
 }
 
 fn write_ndjson(events: &[Event], path: &Path) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    crate::output::write_file(path, |file| write_ndjson_to(events, file))
+}
+
+fn write_ndjson_to(events: &[Event], file: &mut File) -> Result<()> {
     let mut w = BufWriter::new(file);
     for e in events {
         serde_json::to_writer(&mut w, &event_to_json(e))?;

@@ -23,6 +23,7 @@ pub struct CustomerAudit {
     pub duplicate_orders: u64,
     pub orders_outside_flow: u64,
     pub refunds_after_window: u64,
+    pub refunds_capped: u64,
     pub messages_without_entry: u64,
     pub engagement_without_send: u64,
     pub candidates_pending: u64,
@@ -88,13 +89,14 @@ impl CustomerAudit {
     }
 
     /// Entries whose sends, in time order, go back to an earlier step.
+    /// Sends are grouped by entry in one pass (linear in the sends however
+    /// many entries the customer has).
     fn check_order(&mut self, entries: &[Entry], sent: &[&Touch]) {
-        for (i, e) in entries.iter().enumerate() {
-            let mut steps: Vec<(i64, i32)> = sent
-                .iter()
-                .filter(|x| x.entry == i && x.step > 0)
-                .map(|x| (x.sent_at, x.step))
-                .collect();
+        let mut by_entry: Vec<Vec<(i64, i32)>> = vec![Vec::new(); entries.len()];
+        for x in sent.iter().filter(|x| x.step > 0) {
+            by_entry[x.entry].push((x.sent_at, x.step));
+        }
+        for (e, mut steps) in entries.iter().zip(by_entry) {
             steps.sort_unstable();
             if steps.windows(2).any(|w| w[1].1 < w[0].1) {
                 self.out_of_order_steps += 1;
@@ -120,6 +122,8 @@ pub struct Audit {
     pub duplicate_orders: u64,
     pub orders_outside_flow: u64,
     pub refunds_after_window: u64,
+    /// Refunds cut down so that an order's revenue never goes below zero.
+    pub refunds_capped: u64,
     pub messages_without_entry: u64,
     pub engagement_without_send: u64,
     pub candidates_pending: u64,
@@ -161,6 +165,7 @@ impl Audit {
         self.duplicate_orders += o.duplicate_orders;
         self.orders_outside_flow += o.orders_outside_flow;
         self.refunds_after_window += o.refunds_after_window;
+        self.refunds_capped += o.refunds_capped;
         self.messages_without_entry += o.messages_without_entry;
         self.engagement_without_send += o.engagement_without_send;
         self.candidates_pending += o.candidates_pending;
@@ -190,6 +195,7 @@ impl Audit {
         self.duplicate_orders += c.duplicate_orders;
         self.orders_outside_flow += c.orders_outside_flow;
         self.refunds_after_window += c.refunds_after_window;
+        self.refunds_capped += c.refunds_capped;
         self.messages_without_entry += c.messages_without_entry;
         self.engagement_without_send += c.engagement_without_send;
         self.candidates_pending += c.candidates_pending;

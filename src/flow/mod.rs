@@ -457,13 +457,20 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-/// The input when it is one Parquet file (read as canonical events, not ingested).
+/// The input when it is one canonical Parquet file (read directly, not
+/// ingested). A Parquet file in another shape (a Segment warehouse or GA4
+/// export) goes through ingestion like any raw file.
 pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path> {
+    use crate::events::source::{self, Container};
     match inputs {
-        [p] if crate::events::source::Container::of_path(p)
-            .is_ok_and(|c| c == crate::events::source::Container::Parquet) =>
-        {
-            Some(p)
+        [p] if Container::of_path(p).is_ok_and(|c| c == Container::Parquet) => {
+            // An unreadable file takes the direct route, whose error names it.
+            let canonical = source::peek_keys(p, Container::Parquet).map_or(true, |keys| {
+                crate::schema::REQUIRED_COLUMNS
+                    .iter()
+                    .all(|c| keys.iter().any(|k| k == c))
+            });
+            canonical.then_some(p.as_path())
         }
         _ => None,
     }
@@ -482,6 +489,9 @@ pub fn load_events(
     let mut quarantine = crate::events::ingest::Quarantine::discard();
     let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
     eprintln!("{}", report.summary_line());
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
+    }
     let mut table = EventTable::from_events(&events);
     table.skipped_rows = report.quarantined;
     Ok(table)
@@ -491,10 +501,7 @@ pub fn load_events(
 pub fn write_table(df: &mut DataFrame, path: &std::path::Path) -> Result<()> {
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".csv") {
-        let file = std::fs::File::create(path)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-        CsvWriter::new(file).finish(df)?;
-        Ok(())
+        crate::output::write_file(path, |file| Ok(CsvWriter::new(file).finish(df)?))
     } else if name.ends_with(".parquet") || name.ends_with(".pq") {
         crate::events::store::write_parquet(df, path)
     } else {
@@ -555,6 +562,27 @@ pub fn summary(tables: &FlowTables, config: &FlowConfig) -> Result<String> {
     summary_of(&totals, &tables.audit)
 }
 
+/// The warning printed when a run finds no flow entry at all, with the
+/// likely cause.
+pub fn no_entries_warning(audit: &Audit, config: &FlowConfig) -> String {
+    let cause = if audit.skipped_rows > 0 {
+        format!(
+            "{} rows were set aside as invalid; if that is most of the input, it is probably in another shape than the one read (check --format; `cartlift ingest --quarantine q.csv` lists the reasons)",
+            audit.skipped_rows
+        )
+    } else {
+        format!(
+            "no `{}` was followed by {} without activity or an order; check the flow's trigger and abandon_after, and that the log holds cart events",
+            match config.flow.trigger {
+                crate::config::Trigger::CheckoutStarted => "checkout_started",
+                crate::config::Trigger::CartUpdated => "cart_updated",
+            },
+            config.flow.abandon_after
+        )
+    };
+    format!("warning: no flow entries found: {cause}")
+}
+
 /// As [`summary`], from totals gathered as the carts were written.
 pub fn summary_of(totals: &Totals, audit: &Audit) -> Result<String> {
     use std::fmt::Write;
@@ -573,7 +601,7 @@ pub fn summary_of(totals: &Totals, audit: &Audit) -> Result<String> {
                 s,
                 "  audit: {name} {} (e.g. {})",
                 f.count,
-                f.examples.join(", ")
+                crate::output::encode::terminal(&f.examples.join(", "))
             )?;
         }
     }
@@ -585,4 +613,55 @@ pub fn summary_of(totals: &Totals, audit: &Audit) -> Result<String> {
         )?;
     }
     Ok(s)
+}
+
+/// The audit as shared (pages, JSON, the terminal): each example entry
+/// named by its row in the carts table (`carts row 17`, 0-based, as
+/// Polars' `row(17)` and pandas' `iloc[17]` count) instead of its entry id,
+/// which holds the customer id (often an e-mail address). The analyst
+/// resolves a row from the carts table; `--show-ids` keeps the ids.
+pub fn audit_by_row(audit: &Audit, carts: &DataFrame) -> Result<Audit> {
+    let ids = carts.column(carts::ENTRY_ID)?.str()?;
+    let wanted: std::collections::HashSet<&str> = audit
+        .findings
+        .values()
+        .flat_map(|f| f.examples.iter().map(String::as_str))
+        .collect();
+    let mut rows: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            if wanted.contains(id) {
+                rows.entry(id).or_insert(i);
+            }
+        }
+    }
+    let mut shared = audit.clone();
+    for f in shared.findings.values_mut() {
+        for e in &mut f.examples {
+            *e = match rows.get(e.as_str()) {
+                Some(row) => format!("carts row {row}"),
+                None => "an entry outside the carts table".into(),
+            };
+        }
+    }
+    Ok(shared)
+}
+
+/// The entry ids of a carts table written to `path` (.parquet or .csv), in
+/// row order, for [`audit_by_row`] after a streamed run.
+pub fn read_entry_ids(path: &std::path::Path) -> Result<DataFrame> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let columns = vec![carts::ENTRY_ID.to_string()];
+    let df = if name.ends_with(".csv") {
+        CsvReadOptions::default()
+            .with_columns(Some(Arc::from([PlSmallStr::from(carts::ENTRY_ID)])))
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+            .finish()
+    } else {
+        ParquetReader::new(std::fs::File::open(path)?)
+            .with_columns(Some(columns))
+            .finish()
+    };
+    df.map_err(|e| anyhow::anyhow!("cannot read back {}: {e}", path.display()))
 }

@@ -10,7 +10,8 @@
 //! - An order lands on an open entry (entered before it, window not over,
 //!   not yet converted): the one with its cart id, else the latest.
 //!   Duplicate order ids count once. Refunds and cancellations inside the
-//!   window reduce the entry's revenue.
+//!   window reduce the entry's revenue; refunds are capped at what is left
+//!   of the order (revenue never goes below zero).
 //! - Messages belong to the latest entry at or before their timestamp
 //!   (preferring the entry of their cart when they carry one).
 
@@ -83,6 +84,20 @@ pub struct CustomerFlow {
     pub entries: Vec<Entry>,
     pub touches: Vec<Touch>,
     pub audit: CustomerAudit,
+    /// [`attach_message`]'s lookups, so each message costs O(1) however
+    /// many entries and touches the customer has.
+    lookup: MessageLookup,
+}
+
+/// Entries by cart and the latest send per (entry, step, channel), with
+/// `None` standing for "any" (an engagement event without a step or a
+/// channel matches any).
+#[derive(Debug, Default)]
+struct MessageLookup {
+    /// Entries indexed so far (entries are only ever appended).
+    entries_seen: usize,
+    by_cart: rustc_hash::FxHashMap<u32, Vec<usize>>,
+    latest_send: rustc_hash::FxHashMap<(usize, Option<i32>, Option<u32>), usize>,
 }
 
 /// Settings the walk needs, resolved once from the flow config.
@@ -250,7 +265,12 @@ pub fn reconstruct_customer(
                 if kind == EventKind::OrderCancelled {
                     o.cancelled = true;
                 } else if !t.value[r].is_nan() {
-                    o.refunded += t.value[r];
+                    // Never below zero: a refund beyond what is left is capped.
+                    let left = (o.value - o.refunded).max(0.0);
+                    if t.value[r] > left {
+                        out.audit.refunds_capped += 1;
+                    }
+                    o.refunded += t.value[r].min(left);
                 }
             }
             _ => attach_message(t, r, rules, &mut out),
@@ -286,30 +306,63 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
     let ts = t.ts[r];
     let kind = t.kind[r];
     let cart = t.cart[r];
+    let lookup = &mut out.lookup;
+    for i in lookup.entries_seen..out.entries.len() {
+        lookup
+            .by_cart
+            .entry(out.entries[i].cart)
+            .or_default()
+            .push(i);
+    }
+    lookup.entries_seen = out.entries.len();
+    let entries = &out.entries;
+    let latest = || entries.iter().rposition(|e| e.entered_at <= ts);
     let entry = if cart != NONE {
-        out.entries
-            .iter()
-            .rposition(|e| e.entered_at <= ts && e.cart == cart)
-            .or_else(|| out.entries.iter().rposition(|e| e.entered_at <= ts))
+        lookup
+            .by_cart
+            .get(&cart)
+            .and_then(|list| {
+                list.iter()
+                    .rev()
+                    .copied()
+                    .find(|&i| entries[i].entered_at <= ts)
+            })
+            .or_else(latest)
     } else {
-        out.entries.iter().rposition(|e| e.entered_at <= ts)
+        latest()
     };
     let Some(ei) = entry else {
         out.audit.messages_without_entry += 1;
         return;
     };
     match kind {
-        EventKind::MessageSent | EventKind::MessageSuppressed => out.touches.push(Touch {
-            entry: ei,
-            step: t.step[r],
-            channel: t.channel[r],
-            suppressed: kind == EventKind::MessageSuppressed,
-            sent_at: ts,
-            delivered: false,
-            bounced: false,
-            opened_at: None,
-            clicked_at: None,
-        }),
+        EventKind::MessageSent | EventKind::MessageSuppressed => {
+            let (step, channel) = (t.step[r], t.channel[r]);
+            if kind == EventKind::MessageSent {
+                // Events come in time order, so this send is the latest
+                // of every key it matches.
+                let at = out.touches.len();
+                for key in [
+                    (ei, Some(step), Some(channel)),
+                    (ei, None, Some(channel)),
+                    (ei, Some(step), None),
+                    (ei, None, None),
+                ] {
+                    out.lookup.latest_send.insert(key, at);
+                }
+            }
+            out.touches.push(Touch {
+                entry: ei,
+                step,
+                channel,
+                suppressed: kind == EventKind::MessageSuppressed,
+                sent_at: ts,
+                delivered: false,
+                bounced: false,
+                opened_at: None,
+                clicked_at: None,
+            })
+        }
         EventKind::Unsubscribed | EventKind::SpamComplaint => {
             let e = &mut out.entries[ei];
             if ts <= e.entered_at + rules.window {
@@ -323,13 +376,19 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
         _ => {
             let step = t.step[r];
             let channel = t.channel[r];
-            let touch = out.touches.iter_mut().rev().find(|x| {
-                x.entry == ei
-                    && !x.suppressed
-                    && x.sent_at <= ts
-                    && (step == 0 || x.step == step)
-                    && (channel == NONE || x.channel == channel)
-            });
+            // The latest send of this entry with the event's step and
+            // channel (either may be absent: any); every earlier send was
+            // at or before `ts`, as events come in time order.
+            let key = (
+                ei,
+                (step != 0).then_some(step),
+                (channel != NONE).then_some(channel),
+            );
+            let touch = out
+                .lookup
+                .latest_send
+                .get(&key)
+                .map(|&i| &mut out.touches[i]);
             let Some(touch) = touch else {
                 out.audit.engagement_without_send += 1;
                 return;

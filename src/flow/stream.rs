@@ -618,10 +618,13 @@ enum Writer {
 }
 
 /// An output table written as it arrives, in row groups of [`ROW_GROUP`]
-/// rows (Parquet) or as CSV; the file is created with the first batch.
+/// rows (Parquet) or as CSV, into a temporary file beside the target that
+/// only [`TableSink::finish`] renames into place (a killed run leaves the
+/// previous file, never a shorter one that reads as complete).
 struct TableSink {
     path: PathBuf,
     parquet: bool,
+    file: Option<crate::output::PartialFile>,
     writer: Option<Writer>,
     pending: Option<DataFrame>,
 }
@@ -642,6 +645,7 @@ impl TableSink {
         Ok(TableSink {
             path: path.to_path_buf(),
             parquet,
+            file: Some(crate::output::PartialFile::create(path)?),
             writer: None,
             pending: None,
         })
@@ -670,8 +674,7 @@ impl TableSink {
     fn write(&mut self, df: &mut DataFrame) -> Result<()> {
         df.rechunk_mut_par();
         if self.writer.is_none() {
-            let file = File::create(&self.path)
-                .with_context(|| format!("cannot create {}", self.path.display()))?;
+            let file = self.file.as_ref().expect("until finish").handle()?;
             let schema = df.schema().clone();
             self.writer = Some(if self.parquet {
                 Writer::Parquet(Box::new(
@@ -700,7 +703,9 @@ impl TableSink {
             Some(Writer::Csv(w)) => w.finish(),
             None => bail!("{}: nothing to write", self.path.display()),
         };
-        result.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+        result.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))?;
+        self.writer = None;
+        self.file.take().expect("until finish").commit()
     }
 }
 

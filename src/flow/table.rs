@@ -248,7 +248,10 @@ fn timestamp_micros(c: &Column) -> Result<Vec<Option<i64>>> {
             Ok(phys
                 .i64()?
                 .iter()
-                .map(|v| v.map(|x| x * factor_div.0 / factor_div.1))
+                .map(|v| {
+                    v.and_then(|x| x.checked_mul(factor_div.0))
+                        .map(|x| x / factor_div.1)
+                })
                 .collect())
         }
         DataType::String => Ok(s
@@ -365,12 +368,39 @@ impl ParquetEvents {
 }
 
 fn open_file(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path).with_context(|| format!("cannot open events file {}", path.display()))
+    crate::events::source::open(path)
+        .with_context(|| format!("cannot open events file {}", path.display()))
 }
 
 /// One decoded batch of canonical rows, before interning: which rows are
 /// events at all (`keep`; the rest are counted, not used), their kind and
 /// time, and the optional columns as present in the file.
+/// The validation every ingested event passes ([`crate::validate`]), for a
+/// row read directly: a time in range, finite non-negative amounts within
+/// the ceiling, printable ids of bounded length. A row that fails is
+/// counted as skipped, like a row that is not an event at all.
+fn valid_row(
+    i: usize,
+    ts: i64,
+    customer: &str,
+    amounts: [&Option<Float64Chunked>; 2],
+    ids: [&Option<StringChunked>; 5],
+) -> bool {
+    use crate::validate;
+    validate::timestamp(col::TS, ts).is_ok()
+        && validate::id(col::CUSTOMER_ID, customer).is_ok()
+        && amounts.iter().all(|c| {
+            c.as_ref()
+                .and_then(|c| c.get(i))
+                .is_none_or(|x| x >= 0.0 && validate::amount(col::VALUE, x).is_ok())
+        })
+        && ids.iter().all(|c| {
+            c.as_ref()
+                .and_then(|c| c.get(i))
+                .is_none_or(|s| validate::id(col::CART_ID, s).is_ok())
+        })
+}
+
 pub(crate) struct Batch {
     pub keep: Vec<bool>,
     /// Valid where `keep`.
@@ -409,14 +439,30 @@ impl Batch {
             Ok(c) => Some(c.cast(&DataType::Int32)?.i32()?.clone()),
             Err(_) => None,
         };
+        let value = opt_f64(col::VALUE)?;
+        let discount = opt_f64(col::DISCOUNT)?;
+        let cart = opt_str(col::CART_ID)?;
+        let order = opt_str(col::ORDER_ID)?;
+        let coupon = opt_str(col::COUPON)?;
+        let channel = opt_str(col::CHANNEL)?;
+        let status = opt_str(col::CUSTOMER_STATUS)?;
         let n = df.height();
         let mut keep = Vec::with_capacity(n);
         let mut kinds = Vec::with_capacity(n);
         let mut times = Vec::with_capacity(n);
-        for ((t, e), c) in ts.iter().zip(event.iter()).zip(customer.iter()) {
+        for (i, ((t, e), c)) in ts.iter().zip(event.iter()).zip(customer.iter()).enumerate() {
             let kind = e.and_then(EventKind::parse);
             match (kind, t) {
-                (Some(kind), Some(t)) if c.is_some_and(|c| !c.is_empty()) => {
+                (Some(kind), Some(t))
+                    if c.is_some_and(|c| !c.is_empty())
+                        && valid_row(
+                            i,
+                            *t,
+                            c.unwrap_or_default(),
+                            [&value, &discount],
+                            [&cart, &order, &coupon, &channel, &status],
+                        ) =>
+                {
                     keep.push(true);
                     kinds.push(kind);
                     times.push(*t);
@@ -433,13 +479,13 @@ impl Batch {
             kind: kinds,
             ts: times,
             customer,
-            cart: opt_str(col::CART_ID)?,
-            order: opt_str(col::ORDER_ID)?,
-            coupon: opt_str(col::COUPON)?,
-            channel: opt_str(col::CHANNEL)?,
-            status: opt_str(col::CUSTOMER_STATUS)?,
-            value: opt_f64(col::VALUE)?,
-            discount: opt_f64(col::DISCOUNT)?,
+            cart,
+            order,
+            coupon,
+            channel,
+            status,
+            value,
+            discount,
             step,
         })
     }

@@ -788,9 +788,11 @@ pub fn load_carts_columns(
                 }
                 reader = reader.with_columns(Some(cols.to_vec()));
             }
-            return reader
+            let carts = reader
                 .finish()
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            crate::validate::carts_table(&carts, path)?;
+            return Ok(carts);
         }
     }
     let table = crate::flow::load_events(&[path.to_path_buf()], &Default::default())?;

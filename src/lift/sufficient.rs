@@ -368,27 +368,25 @@ impl StatsTable {
             columns.extend((0..NUMS).map(num));
             let mut df = DataFrame::new_infer_height(columns)
                 .map_err(|e| anyhow!("building the statistics table: {e}"))?;
-            let f = std::fs::File::create(path)
-                .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
-            ParquetWriter::new(f)
-                .finish(&mut df)
-                .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
-            return Ok(());
+            return crate::output::write_file(path, |f| {
+                ParquetWriter::new(f).finish(&mut df)?;
+                Ok(())
+            });
         }
-        let mut w = csv::Writer::from_path(path)
-            .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
-        w.write_record(COLUMNS)?;
-        for (text, nums) in &rows {
-            let mut record: Vec<String> = text.to_vec();
-            record.extend(
-                nums.iter()
-                    .map(|v| v.map_or_else(String::new, |x| format!("{x:?}"))),
-            );
-            w.write_record(&record)?;
-        }
-        w.flush()
-            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
-        Ok(())
+        crate::output::write_file(path, |f| {
+            let mut w = csv::Writer::from_writer(f);
+            w.write_record(COLUMNS)?;
+            for (text, nums) in &rows {
+                let mut record: Vec<String> = text.to_vec();
+                record.extend(
+                    nums.iter()
+                        .map(|v| v.map_or_else(String::new, |x| format!("{x:?}"))),
+                );
+                w.write_record(&record)?;
+            }
+            w.flush()?;
+            Ok(())
+        })
     }
 
     /// One row per segment × arm × metric: five text fields and the sums

@@ -38,7 +38,15 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
     };
     let body = next.to_toml()?;
     FlowConfig::parse(&body).context("the next flow file does not parse back (a bug)")?;
-    Ok(comments(report, source, &holdout, explore_weight) + "\n" + &body)
+    let text = comments(report, source, &holdout, explore_weight) + "\n" + &body;
+    // The whole file, comments included, must read back as it was meant.
+    let again = FlowConfig::parse(&text)
+        .context("the next flow file with its comments does not parse back (a bug)")?;
+    anyhow::ensure!(
+        again == next,
+        "the next flow file reads back differently (a bug)"
+    );
+    Ok(text)
 }
 
 /// A weight without float noise (0.85, not 0.8500000000000001); the sum
@@ -110,6 +118,8 @@ fn comments(r: &PolicyReport, source: &str, holdout: &Arm, explore_weight: f64) 
     }
     let mut out = String::new();
     for line in lines {
+        // Names and paths come from data: keep every comment one printable line.
+        let line = crate::output::encode::toml_comment(&line);
         for wrapped in wrap(&line, 76) {
             out.push_str("# ");
             out.push_str(&wrapped);

@@ -63,6 +63,9 @@ pub struct Summary {
     pub lift: LiftReport,
     /// Every standard attribution model beside the holdout, per treatment.
     pub attribution: Vec<FlowAttribution>,
+    /// What an e-mail platform's dashboard (Klaviyo's default) credits to
+    /// the flow, per treatment, beside the holdout's incremental revenue.
+    pub dashboard: Vec<Dashboard>,
     /// Cumulative incremental revenue by entry date, per treatment.
     pub timeline: Vec<Timeline>,
     pub funnel: Vec<StepFunnel>,
@@ -157,6 +160,11 @@ pub struct Job<'a> {
     /// `recommended_flow.toml` verbatim. Until a policy is computed the
     /// input config is written there unchanged.
     pub recommended_flow: Option<String>,
+    /// How the stamp names each input (default: the path as given).
+    pub input_names: Option<Vec<String>>,
+    /// Raw entry ids (customer ids) as audit examples in the shared files,
+    /// instead of rows of the carts table.
+    pub show_ids: bool,
 }
 
 impl<'a> Job<'a> {
@@ -166,6 +174,8 @@ impl<'a> Job<'a> {
             config,
             config_text: None,
             recommended_flow: None,
+            input_names: None,
+            show_ids: false,
         }
     }
 }
@@ -175,17 +185,37 @@ pub fn run(inputs: &[PathBuf], config: &FlowConfig, out: &Path) -> Result<Summar
     run_job(&Job::new(inputs, config), out)
 }
 
-/// Runs a job: every table, JSON file, chart and the page into `out`.
+/// Runs a job: every table, JSON file, chart and the page into `out`,
+/// built beside it and swapped in whole (a failed or killed run leaves the
+/// previous report as it was).
 pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let stamp = stamp::stamp(job.inputs, job.config, job.config_text)?;
+    let dir = crate::output::ReportDir::create("--out", out)?;
+    let summary = write_job(job, dir.path())?;
+    dir.commit()?;
+    Ok(summary)
+}
+
+/// The job's every output, into the folder being built.
+fn write_job(job: &Job, out: &Path) -> Result<Summary> {
+    let mut stamp = stamp::stamp(job.inputs, job.config, job.config_text)?;
+    if let Some(names) = &job.input_names {
+        for (digest, name) in stamp.inputs.iter_mut().zip(names) {
+            digest.path = name.clone();
+        }
+    }
     use crate::progress::stage;
-    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, out))?;
+    let data = out.join(DATA_DIR);
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    write_text(&data.join("README.txt"), DATA_README)?;
+    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, &data, job.config))?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct(&table, job.config)
     })?;
-    flow::write_table(&mut tables.carts, &out.join("carts.parquet"))?;
-    flow::write_table(&mut tables.touches, &out.join("touches.parquet"))?;
+    flow::write_table(&mut tables.carts, &data.join("carts.parquet"))?;
+    flow::write_table(&mut tables.touches, &data.join("touches.parquet"))?;
+    if !job.show_ids {
+        tables.audit = flow::audit_by_row(&tables.audit, &tables.carts)?;
+    }
     let summary = stage("lift, attribution, policy", || {
         summarize(&table, tables, ingest_report, job.config, stamp)
     })?;
@@ -202,10 +232,71 @@ pub fn run_job(job: &Job, out: &Path) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Ingests every input, quarantining bad rows into `out/quarantine.csv`.
-fn ingest_events(inputs: &[PathBuf], out: &Path) -> Result<(EventTable, IngestReport)> {
+/// The report folder's subfolder of row-level data (customer ids, raw rows),
+/// kept apart from the page and JSON meant for forwarding.
+pub const DATA_DIR: &str = "data";
+
+const DATA_README: &str = "Row-level data of this report: carts.parquet and touches.parquet hold\n\
+every entry id and customer id; quarantine.csv holds the raw rejected rows.\n\
+They are personal data where customer ids are e-mail addresses or similar.\n\
+Share index.html, summary.json, lift.json, audit.json and charts/ without\n\
+this folder. Audit examples there name rows of carts.parquet (0-based).\n";
+
+/// What an e-mail platform's dashboard says the flow made, per treatment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    pub arm: String,
+    /// The platform's rule in words.
+    pub rule: &'static str,
+    /// Revenue of entries whose order followed an open or click within the
+    /// platform's window: what the dashboard reports as the flow's revenue.
+    pub attributed_revenue: f64,
+    /// The holdout's incremental revenue for the same recipients.
+    pub incremental_revenue: Option<Estimate>,
+    /// attributed / incremental (absent when the increment is not positive).
+    pub over_attribution_ratio: Option<f64>,
+}
+
+/// Klaviyo's default conversion rule (an open or click of the flow's
+/// e-mail within five days before the order) applied to the flow's own
+/// tables. Every model credits the whole of such an order to the flow, so
+/// last touch gives the dashboard's total.
+fn dashboard_view(
+    carts: &polars::prelude::DataFrame,
+    touches: &polars::prelude::DataFrame,
+    config: &FlowConfig,
+) -> Result<Vec<Dashboard>> {
+    let last: Vec<Box<dyn crate::attribution::AttributionModel>> =
+        vec![Box::new(crate::attribution::LastTouch)];
+    let rule = JourneyRule::platform_default();
+    let views = attribute_flow(carts, touches, config, &rule, &last)?;
+    Ok(views
+        .into_iter()
+        .map(|v| {
+            let m = v.side_by_side.first();
+            Dashboard {
+                arm: v.arm,
+                rule: "an open or click within 5 days before the order (Klaviyo's default for e-mail)",
+                attributed_revenue: m.map_or(0.0, |m| m.credited_revenue),
+                incremental_revenue: v.incremental_revenue,
+                over_attribution_ratio: m.and_then(|m| m.over_attribution_ratio),
+            }
+        })
+        .collect())
+}
+
+/// Ingests every input, quarantining bad rows into `data/quarantine.csv`.
+fn ingest_events(
+    inputs: &[PathBuf],
+    out: &Path,
+    config: &FlowConfig,
+) -> Result<(EventTable, IngestReport)> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
-    let (events, report) = ingest::ingest(inputs, &IngestOptions::default(), &mut quarantine)?;
+    let opts = IngestOptions {
+        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
+        ..IngestOptions::default()
+    };
+    let (events, report) = ingest::ingest(inputs, &opts, &mut quarantine)?;
     quarantine.finish()?;
     let mut table = EventTable::from_events(&events);
     // As `cartlift paths` counts them, so the audits agree.
@@ -233,6 +324,7 @@ fn summarize(
         &journey_rule(),
         &models,
     )?;
+    let dashboard = dashboard_view(&tables.carts, &tables.touches, config)?;
     let timeline = timeline::cumulative(&tables.carts, config, opts.alpha, entries as f64)?;
     let funnel = funnel::step_funnel(&tables.carts, &tables.touches, config)?;
     let guardrails = funnel::step_guardrails(table, &tables.carts, &funnel, config, opts.alpha)?;
@@ -250,6 +342,7 @@ fn summarize(
         headline: headlines(&lift_report, config),
         lift: lift_report,
         attribution,
+        dashboard,
         timeline,
         funnel,
         guardrails,
@@ -269,20 +362,24 @@ fn policy_of(
     crate::policy::analyze(carts, config, &crate::policy::PolicyOptions::default())
 }
 
-/// The bundled sample through the whole job.
+/// The bundled sample through the whole job; the sample's events and flow
+/// file go into the folder beside the report.
 pub fn demo(out: &Path) -> Result<Summary> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let flow_path = out.join("flow.toml");
-    let events_path = out.join("events.csv");
+    let dir = crate::output::ReportDir::create("--out", out)?;
+    let flow_path = dir.path().join("flow.toml");
+    let events_path = dir.path().join("events.csv");
     write_text(&flow_path, SAMPLE_FLOW)?;
     write_text(&events_path, SAMPLE_EVENTS)?;
     let config = FlowConfig::parse(SAMPLE_FLOW)?;
     let inputs = [events_path];
     let job = Job {
         config_text: Some(SAMPLE_FLOW),
+        input_names: Some(vec![out.join("events.csv").display().to_string()]),
         ..Job::new(&inputs, &config)
     };
-    run_job(&job, out)
+    let summary = write_job(&job, dir.path())?;
+    dir.commit()?;
+    Ok(summary)
 }
 
 /// A few lines a person reads first.
@@ -340,5 +437,5 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::output::write_bytes(path, text.as_bytes())
 }

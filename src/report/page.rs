@@ -18,8 +18,7 @@ pub fn write_report(summary: &Summary, out: &Path) -> Result<()> {
     let charts = charts::all(summary)?;
     write_charts(&charts, &out.join("charts"))?;
     let path = out.join("index.html");
-    std::fs::write(&path, render(summary, &charts))
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::output::write_bytes(&path, render(summary, &charts).as_bytes())
 }
 
 fn write_charts(charts: &[Chart], dir: &Path) -> Result<()> {
@@ -30,14 +29,12 @@ fn write_charts(charts: &[Chart], dir: &Path) -> Result<()> {
     }
     for chart in charts {
         let svg_path = dir.join(format!("{}.svg", chart.name));
-        std::fs::write(&svg_path, &chart.svg)
-            .with_context(|| format!("cannot write {}", svg_path.display()))?;
+        crate::output::write_bytes(&svg_path, chart.svg.as_bytes())?;
         let png_path = dir.join(format!("{}.png", chart.name));
         let png = raster
             .png(&chart.svg)
             .with_context(|| format!("chart {}", chart.name))?;
-        std::fs::write(&png_path, png)
-            .with_context(|| format!("cannot write {}", png_path.display()))?;
+        crate::output::write_bytes(&png_path, &png)?;
     }
     Ok(())
 }
@@ -445,6 +442,28 @@ fn attribution(ctx: &Ctx) -> String {
          really earned. Journeys: every message sent, named by step, no lookback.</p>\n",
     );
     html.push_str(&figures(ctx, Section::Attribution));
+    for d in &ctx.summary.dashboard {
+        let ratio = d
+            .over_attribution_ratio
+            .map(|r| format!(": <strong>{r:.1}×</strong> what the flow really earned"))
+            .unwrap_or_default();
+        let inc = d
+            .incremental_revenue
+            .map(|i| {
+                format!(
+                    ", against {} incremental from the holdout{ratio}",
+                    esc(&f::money(i.estimate, &ctx.sym, 0))
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<p class=\"dashboard\">What an e-mail platform's dashboard shows for <em>{}</em> ({}): <strong>{}</strong> attributed to the flow{inc}.</p>",
+            esc(&d.arm),
+            esc(d.rule),
+            esc(&f::money(d.attributed_revenue, &ctx.sym, 0)),
+        );
+    }
     for a in &ctx.summary.attribution {
         let _ = writeln!(
             html,
@@ -647,7 +666,8 @@ fn data_quality(ctx: &Ctx) -> String {
     let i = &ctx.summary.ingest;
     let mut html = format!(
         "<p>Every row read is accepted or quarantined: read {}, accepted {}, quarantined {}. Quarantined \
-         rows are in <code>quarantine.csv</code> with file, line, reason and the raw text.</p>\n",
+         rows are in <code>data/quarantine.csv</code> with file, line, reason and the raw text \
+         (row-level data: keep the <code>data/</code> folder to yourself when forwarding this page).</p>\n",
         f::count(i.read),
         f::count(i.accepted),
         f::count(i.quarantined)
@@ -670,6 +690,74 @@ fn data_quality(ctx: &Ctx) -> String {
         &["file", "format", "read", "accepted", "quarantined"],
         &files,
         &[0, 1],
+    ));
+    html.push_str(&ledger_books(ctx));
+    html
+}
+
+/// The order ledger's books: what finance reconciles against the store.
+fn ledger_books(ctx: &Ctx) -> String {
+    let l = &ctx.summary.ingest.ledger;
+    let sym = &ctx.sym;
+    let m = |x: f64| f::money(x, sym, 2);
+    let mut html = format!(
+        "<h3>Order ledger</h3>\n<p>Every order payload merged into one record per order (refunds counted once, \
+         only when money moved, capped at the order; test orders excluded): gross {} − refunds {} − \
+         cancellations {} = net {}.</p>\n",
+        m(l.gross_revenue),
+        m(l.refunded),
+        m(l.cancellations),
+        m(l.net_revenue)
+    );
+    let rows: Vec<Vec<String>> = [
+        ("orders", l.orders, None),
+        (
+            "test orders excluded",
+            l.test_orders,
+            Some(l.test_order_value),
+        ),
+        (
+            "cancelled orders",
+            l.cancelled_orders,
+            Some(l.cancellations),
+        ),
+        ("refunds counted", l.refunds, Some(l.refunded)),
+        (
+            "refunds capped at the order's value",
+            l.refunds_capped,
+            Some(l.refund_amount_capped),
+        ),
+        (
+            "order payloads merged into a record",
+            l.payloads_merged,
+            None,
+        ),
+        (
+            "repeated payloads or placements (quarantined)",
+            l.duplicate_payloads,
+            None,
+        ),
+        (
+            "order ids used by another customer (quarantined)",
+            l.order_ids_reused,
+            None,
+        ),
+        (
+            "refunds or cancellations of unknown orders (quarantined)",
+            l.unjoined_payloads,
+            None,
+        ),
+    ]
+    .iter()
+    .map(|(label, n, amount)| vec![esc(label), f::count(*n), amount.map(m).unwrap_or_default()])
+    .collect();
+    html.push_str(&aligned_table(&["", "count", "amount"], &rows, &[0]));
+    let id = &ctx.summary.ingest.identity;
+    html.push_str(&format!(
+        "<p>Identity: {} identifiers joined into {} customers ({} filed under another identifier of the same customer).</p>\n",
+        f::count(id.identifiers),
+        f::count(id.customers),
+        f::count(id.aliased)
     ));
     html
 }

@@ -66,7 +66,7 @@ fn seed(config: &FlowConfig) -> Option<i64> {
 }
 
 fn digest_file(path: &Path) -> Result<InputDigest> {
-    let mut file = std::fs::File::open(path)
+    let mut file = crate::events::source::open(path)
         .with_context(|| format!("cannot open {} to stamp the report", path.display()))?;
     let mut hasher = Sha256::new();
     let bytes = std::io::copy(&mut file, &mut hasher)

@@ -19,6 +19,7 @@
 
 pub mod oracle;
 pub mod params;
+pub mod render;
 
 use crate::assign::Assigner;
 use crate::config::{Arm, FlowConfig, Incentive, Step};

@@ -236,6 +236,43 @@ impl SimParams {
             crate::events::fields::EpochUnit::None,
         )
         .map_err(|r| anyhow::anyhow!("field `simulation.start`: {}", r.detail))?;
+        self.validate_bounds()
+    }
+
+    /// Spans, days and spreads within the limits every other setting has,
+    /// so no simulated time or amount overflows.
+    fn validate_bounds(&self) -> Result<()> {
+        for (name, span) in [
+            ("return_half_life", self.return_half_life),
+            ("refund_delay_mean", self.refund_delay_mean),
+        ] {
+            span.check_ceiling(&format!("simulation.{name}"))
+                .map_err(anyhow::Error::msg)?;
+        }
+        if self.days > crate::duration::MAX_SPAN.seconds() as u32 / 86_400 {
+            bail!(
+                "field `simulation.days`: expected at most {} days, got {}",
+                crate::duration::MAX_SPAN.seconds() / 86_400,
+                self.days
+            );
+        }
+        if self.cart_value_median > 1e6 {
+            bail!(
+                "field `simulation.cart_value_median`: expected at most 1e6, got {}",
+                crate::validate::shown(self.cart_value_median)
+            );
+        }
+        for (name, sigma) in [
+            ("cart_value_sigma", self.cart_value_sigma),
+            ("propensity_sigma", self.propensity_sigma),
+        ] {
+            if !(0.0..=5.0).contains(&sigma) {
+                bail!(
+                    "field `simulation.{name}`: expected a log-normal sigma from 0 to 5, got {}",
+                    crate::validate::shown(sigma)
+                );
+            }
+        }
         Ok(())
     }
 }

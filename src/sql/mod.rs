@@ -459,8 +459,9 @@ WHERE src = 1 AND latest IS NOT NULL"
     /// order; all NULL ids are one id). Attribution windows of one customer
     /// never overlap here (cooldown ≥ window), so an order has at most one
     /// entry to land on and the entry keeps the first. Refunds and
-    /// cancellations of its id count from the order to the window's end.
-    /// Pre-period spend: orders before the first entry.
+    /// cancellations of its id count from the order to the window's end;
+    /// refunds never take revenue below zero (as `flow::reconstruct` caps
+    /// them). Pre-period spend: orders before the first entry.
     fn carts(&self) -> Vec<String> {
         let d = self.d;
         let dbl = d.double();
@@ -553,7 +554,7 @@ WHERE src = 1 AND latest IS NOT NULL"
            l.t AS order_at,
            COALESCE(a.cancelled, 0) AS cancelled,
            CASE WHEN l.t IS NULL OR COALESCE(a.cancelled, 0) = 1 THEN {zero}
-                ELSE l.value - COALESCE(a.refunded, {zero}) END AS revenue,
+                ELSE GREATEST(l.value - COALESCE(a.refunded, {zero}), {zero}) END AS revenue,
            COALESCE(l.discount, {zero}) AS discount,
            COALESCE(s.messages_sent, 0) AS messages_sent,
            COALESCE(s.message_cost, {zero}) AS message_cost,

@@ -25,7 +25,10 @@ pub fn against_holdout(
         return Ok(None);
     }
     let name = if several {
-        format!("attribution_vs_holdout_{}", slug(&a.arm))
+        format!(
+            "attribution_vs_holdout_{}",
+            crate::output::encode::file_name(&a.arm)
+        )
     } else {
         "attribution_vs_holdout".into()
     };
@@ -47,19 +50,6 @@ pub fn against_holdout(
         }
     })?;
     Ok(Some(chart))
-}
-
-/// A file-name-safe form of an arm name.
-fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 struct View<'a> {

@@ -155,7 +155,7 @@ WITH orders AS (
            l.t AS order_at,
            COALESCE(a.cancelled, 0) AS cancelled,
            CASE WHEN l.t IS NULL OR COALESCE(a.cancelled, 0) = 1 THEN CAST(0.0 AS FLOAT64)
-                ELSE l.value - COALESCE(a.refunded, CAST(0.0 AS FLOAT64)) END AS revenue,
+                ELSE GREATEST(l.value - COALESCE(a.refunded, CAST(0.0 AS FLOAT64)), CAST(0.0 AS FLOAT64)) END AS revenue,
            COALESCE(l.discount, CAST(0.0 AS FLOAT64)) AS discount,
            COALESCE(s.messages_sent, 0) AS messages_sent,
            COALESCE(s.message_cost, CAST(0.0 AS FLOAT64)) AS message_cost,

@@ -167,7 +167,7 @@ WITH orders AS (
            l.t AS order_at,
            COALESCE(a.cancelled, 0) AS cancelled,
            CASE WHEN l.t IS NULL OR COALESCE(a.cancelled, 0) = 1 THEN CAST(0.0 AS DOUBLE)
-                ELSE l.value - COALESCE(a.refunded, CAST(0.0 AS DOUBLE)) END AS revenue,
+                ELSE GREATEST(l.value - COALESCE(a.refunded, CAST(0.0 AS DOUBLE)), CAST(0.0 AS DOUBLE)) END AS revenue,
            COALESCE(l.discount, CAST(0.0 AS DOUBLE)) AS discount,
            COALESCE(s.messages_sent, 0) AS messages_sent,
            COALESCE(s.message_cost, CAST(0.0 AS DOUBLE)) AS message_cost,
