@@ -299,6 +299,9 @@ struct LiftArgs {
     /// Table mode: pre-period covariate column for CUPED.
     #[arg(long)]
     covariate: Option<String>,
+    /// Table mode: the planned split, ARM=W,... (for the sample ratio check).
+    #[arg(long, requires = "units", value_parser = parse_weights)]
+    weights: Option<Weights>,
     /// Segment columns (carts: cart_value_band, customer_status, ...).
     #[arg(long, value_delimiter = ',')]
     segment_by: Vec<String>,
@@ -341,6 +344,14 @@ fn parse_cap(s: &str) -> Result<cartlift::lift::Cap, String> {
         }
     }
     Ok(cap)
+}
+
+/// `--weights ARM=W,...`, parsed whole (one flag value, several arms).
+#[derive(Clone)]
+struct Weights(Vec<(String, f64)>);
+
+fn parse_weights(s: &str) -> Result<Weights, String> {
+    cartlift::lift::parse_weights(s).map(Weights)
 }
 
 #[derive(clap::Args)]
@@ -866,6 +877,7 @@ fn run_lift(a: LiftArgs) -> Result<()> {
             &a.metrics,
             &a.segment_by,
             a.covariate.as_deref(),
+            a.weights.as_ref().map(|w| w.0.as_slice()),
             &opts,
         )?
     } else if let Some(stats) = &a.stats {
@@ -894,8 +906,11 @@ fn run_lift(a: LiftArgs) -> Result<()> {
         let stats = stage("reduce to sufficient statistics", || {
             lift::carts_stats(&carts, &config, &a.segment_by, &opts)
         })?;
-        let report = stage("statistics", || {
+        let mut report = stage("statistics", || {
             lift::analyze_config(&stats, &config, &opts)
+        })?;
+        stage("capped beside the raw result", || {
+            lift::capped_beside_carts(&mut report, &carts, &config, &a.segment_by, &opts)
         })?;
         (stats, report)
     };

@@ -7,6 +7,7 @@
 //! report can be computed from a table aggregated elsewhere (`--stats`). A result that cannot be computed carries an `error` saying why,
 //! never a NaN.
 
+pub mod calibration;
 pub mod sufficient;
 pub mod table;
 pub mod units;
@@ -14,7 +15,7 @@ pub mod units;
 use crate::stats::{
     self, bayesian_test, cuped_adjust, delta_method_test, fieller_interval, sequential_test,
     two_proportion_test, welch_test, ArmSummary, BayesianResult, EffectScale, FiellerResult,
-    FrequentistResult, Prior, Proportion, SequentialResult, SrmResult,
+    FrequentistResult, Headline, Prior, Proportion, SequentialResult, SrmResult,
 };
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -49,11 +50,15 @@ impl Default for LiftOptions {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cap {
     Quantiles {
+        #[serde(skip_serializing_if = "Option::is_none")]
         lower: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         upper: Option<f64>,
     },
     Values {
+        #[serde(skip_serializing_if = "Option::is_none")]
         lower: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         upper: Option<f64>,
     },
 }
@@ -118,6 +123,37 @@ impl Cap {
     }
 }
 
+/// Parses `--weights ARM=W,...` (positive weights, any scale; an arm at
+/// most once).
+pub fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (arm, w) = part.rsplit_once('=').ok_or_else(|| {
+            format!("--weights {text}: `{part}` is not ARM=WEIGHT (e.g. control=0.1,flow=0.9)")
+        })?;
+        let arm = arm.trim();
+        let w: f64 = w
+            .trim()
+            .parse()
+            .map_err(|_| format!("--weights {text}: weight of `{arm}` is not a number"))?;
+        if !(w.is_finite() && w > 0.0) {
+            return Err(format!(
+                "--weights {text}: weight of `{arm}` must be a positive number"
+            ));
+        }
+        if out.iter().any(|(a, _)| a == arm) {
+            return Err(format!("--weights {text}: arm `{arm}` is given twice"));
+        }
+        out.push((arm.to_string(), w));
+    }
+    if out.len() < 2 {
+        return Err(format!(
+            "--weights {text}: expected a weight for each arm, at least two"
+        ));
+    }
+    Ok(out)
+}
+
 /// Linear-interpolation quantile (numpy's default) of sorted values.
 fn quantile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -136,6 +172,18 @@ pub struct LiftResult {
     pub metric: String,
     pub kind: MetricKind,
     pub segment: Segment,
+    /// The absolute effect the report shows: the calibrated method for this
+    /// metric kind (`stats::headline`), or `withheld` with the reason.
+    pub headline: Headline,
+    /// The relative effect (treatment / control − 1) the report shows.
+    pub headline_relative: Headline,
+    /// Buyers, skewness and Kohavi's minimum sample per arm (mean metrics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<Guidance>,
+    /// The headline on winsorized values, beside the raw one when the raw
+    /// metric fails Kohavi's check and no `--cap` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capped: Option<CappedHeadline>,
     pub control: Option<ArmSummary>,
     pub treatment_arm: Option<ArmSummary>,
     pub absolute: Option<FrequentistResult>,
@@ -167,10 +215,48 @@ pub struct CupedResult {
     pub relative: FrequentistResult,
 }
 
+/// Always-valid intervals: the headline methods run at the confidence
+/// sequence's level for this sample size (`level`), with anytime p-values;
+/// `absolute`/`relative` are the Welch/delta-method sequences (gbstats).
 #[derive(Debug, Clone, Serialize)]
 pub struct SequentialPair {
-    pub absolute: SequentialResult,
-    pub relative: SequentialResult,
+    pub headline: Headline,
+    pub headline_relative: Headline,
+    /// The fixed-horizon level equivalent to the sequence at this size.
+    pub level: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absolute: Option<SequentialResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative: Option<SequentialResult>,
+}
+
+/// One arm of a mean metric, against Kohavi's rule of thumb.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmGuidance {
+    pub n: f64,
+    /// Units with a non-zero value (buyers, for revenue).
+    pub buyers: f64,
+    pub skewness: f64,
+    /// 355 × skewness²: units a t interval needs (Kohavi et al. 2014).
+    pub kohavi_min_n: f64,
+    pub meets_kohavi: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Guidance {
+    pub control: ArmGuidance,
+    pub treatment: ArmGuidance,
+    /// What the report does about a failed check, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The headline computed again on winsorized per-unit values.
+#[derive(Debug, Clone, Serialize)]
+pub struct CappedHeadline {
+    pub cap: Cap,
+    pub headline: Headline,
+    pub headline_relative: Headline,
 }
 
 /// A rate per message sent in the treatment, against its threshold.
@@ -268,13 +354,9 @@ pub fn analyze(
     })
 }
 
-/// The p-value of a result's difference: Welch, or the z test for proportions
-/// where Welch cannot run (a zero-variance holdout).
+/// The p-value of a result's difference: the headline's.
 pub fn p_value(r: &LiftResult) -> Option<f64> {
-    r.absolute
-        .as_ref()
-        .map(|a| a.p_value)
-        .or_else(|| r.proportions.as_ref().map(|p| p.p_value))
+    r.headline.p_value
 }
 
 /// Holm and Benjamini–Hochberg over every p-value reported.
@@ -294,6 +376,76 @@ fn adjust_family(results: &mut [LiftResult]) {
     }
 }
 
+fn withheld(method: &'static str, why: &str) -> Headline {
+    Headline {
+        method,
+        estimate: None,
+        ci: None,
+        p_value: None,
+        withheld: Some(why.to_string()),
+    }
+}
+
+/// The headline pair of one comparison at level `alpha`.
+fn headlines(kind: MetricKind, mc: &Moments, mt: &Moments, alpha: f64) -> (Headline, Headline) {
+    match kind {
+        MetricKind::Mean => stats::mean_headlines(&mc.central(), &mt.central(), alpha),
+        MetricKind::Proportion => {
+            stats::proportion_headlines(&mc.proportion(), &mt.proportion(), alpha)
+        }
+        MetricKind::Ratio => match stats::summarize_pair(&mc.ratio(), &mt.ratio()) {
+            Ok((c, t)) => stats::ratio_headlines(&c, &t, alpha),
+            Err(e) => (
+                withheld("welch", &e.to_string()),
+                withheld("delta_method", &e.to_string()),
+            ),
+        },
+    }
+}
+
+fn arm_guidance(m: &Moments) -> ArmGuidance {
+    let skewness = m.central().skewness().unwrap_or(0.0);
+    let kohavi_min_n = stats::kohavi_minimum_n(skewness);
+    ArmGuidance {
+        n: m.n,
+        buyers: m.nonzero,
+        skewness,
+        kohavi_min_n,
+        meets_kohavi: m.n >= kohavi_min_n,
+    }
+}
+
+fn guidance(mc: &Moments, mt: &Moments, headline: &Headline) -> Guidance {
+    let (control, treatment) = (arm_guidance(mc), arm_guidance(mt));
+    let note = (!control.meets_kohavi || !treatment.meets_kohavi).then(|| {
+        let worst = if control.kohavi_min_n >= treatment.kohavi_min_n {
+            ("control", &control)
+        } else {
+            ("treatment", &treatment)
+        };
+        format!(
+            "skewness {:.1} in the {} arm: a t interval needs about {:.0} units per arm \
+             (Kohavi: 355 × skewness²), the arms have {:.0} and {:.0}; the headline uses {} \
+             instead of Welch's t. Capping large values (--cap p99.9) trades a little bias \
+             for much less noise",
+            worst.1.skewness,
+            worst.0,
+            worst.1.kohavi_min_n,
+            control.n,
+            treatment.n,
+            match headline.method {
+                "randomization_shift" => "randomization inference (Pearson III, test inversion)",
+                other => other,
+            },
+        )
+    });
+    Guidance {
+        control,
+        treatment,
+        note,
+    }
+}
+
 fn compare(
     seg: &SegmentStats,
     m: usize,
@@ -307,6 +459,10 @@ fn compare(
         metric: spec.name.clone(),
         kind: spec.kind,
         segment: seg.segment.clone(),
+        headline: withheld("none", "not computed"),
+        headline_relative: withheld("none", "not computed"),
+        guidance: None,
+        capped: None,
         control: None,
         treatment_arm: None,
         absolute: None,
@@ -323,18 +479,25 @@ fn compare(
     };
     let (mc, mt) = (seg.get(control, m), seg.get(treatment, m));
     if mc.n == 0.0 || mt.n == 0.0 {
-        r.error = Some(format!(
+        let why = format!(
             "no units in {} for this segment",
             if mc.n == 0.0 {
                 "the control"
             } else {
                 "the treatment"
             }
-        ));
+        );
+        r.headline = withheld("none", &why);
+        r.headline_relative = withheld("none", &why);
+        r.error = Some(why);
         return r;
     }
+    (r.headline, r.headline_relative) = headlines(spec.kind, &mc, &mt, opts.alpha);
+    if spec.kind == MetricKind::Mean {
+        r.guidance = Some(guidance(&mc, &mt, &r.headline));
+    }
     let summaries = match spec.kind {
-        MetricKind::Mean => stats::summarize_pair(&mc.sample_mean(), &mt.sample_mean()),
+        MetricKind::Mean => stats::summarize_pair(&mc.central(), &mt.central()),
         MetricKind::Proportion => {
             let (pc, pt) = (mc.proportion(), mt.proportion());
             r.proportions = two_proportion_test(&pc, &pt, opts.alpha).ok();
@@ -386,16 +549,7 @@ fn compare(
         }
     }
     if let Some(planned) = opts.sequential_planned {
-        let pair =
-            sequential_test(&c, &t, EffectScale::Absolute, opts.alpha, planned).and_then(|a| {
-                sequential_test(&c, &t, EffectScale::Relative, opts.alpha, planned).map(|rel| {
-                    SequentialPair {
-                        absolute: a,
-                        relative: rel,
-                    }
-                })
-            });
-        match pair {
+        match sequential(spec.kind, &mc, &mt, &c, &t, opts.alpha, planned) {
             Ok(x) => r.sequential = Some(x),
             Err(e) => note("sequential", e),
         }
@@ -404,6 +558,30 @@ fn compare(
         r.error = Some(errors.join("; "));
     }
     r
+}
+
+/// The headline methods at the confidence sequence's level, beside the
+/// Welch/delta-method sequences.
+fn sequential(
+    kind: MetricKind,
+    mc: &Moments,
+    mt: &Moments,
+    c: &ArmSummary,
+    t: &ArmSummary,
+    alpha: f64,
+    planned: f64,
+) -> Result<SequentialPair, stats::StatsError> {
+    let rho = stats::sequential::tuning_rho(alpha, planned)?;
+    let units = mc.n + mt.n;
+    let level = stats::headline::sequential_level(units, rho, alpha);
+    let (abs, rel) = headlines(kind, mc, mt, level);
+    Ok(SequentialPair {
+        headline: stats::headline::sequential_headline(&abs, units, rho),
+        headline_relative: stats::headline::sequential_headline(&rel, units, rho),
+        level,
+        absolute: sequential_test(c, t, EffectScale::Absolute, alpha, planned).ok(),
+        relative: sequential_test(c, t, EffectScale::Relative, alpha, planned).ok(),
+    })
 }
 
 /// The treatment's events per message sent, against the threshold.
@@ -441,6 +619,44 @@ fn cuped(
     })
 }
 
+/// The winsorizing bound of the capped result shown beside a raw headline
+/// that fails Kohavi's check: the pooled 99.9th percentile.
+pub const SUGGESTED_CAP: Cap = Cap::Quantiles {
+    lower: None,
+    upper: Some(0.999),
+};
+
+/// Whether a capped result should be computed beside this report: no cap
+/// was asked for and some mean metric fails Kohavi's check.
+pub fn needs_capped(report: &LiftReport, opts: &LiftOptions) -> bool {
+    opts.cap.is_none()
+        && report
+            .results
+            .iter()
+            .any(|r| r.guidance.as_ref().is_some_and(|g| g.note.is_some()))
+}
+
+/// Puts each capped headline beside the raw result that failed Kohavi's
+/// check (matched by treatment, metric and segment).
+pub fn attach_capped(report: &mut LiftReport, capped: &LiftReport, cap: Cap) {
+    for r in &mut report.results {
+        if r.guidance.as_ref().is_none_or(|g| g.note.is_none()) {
+            continue;
+        }
+        if let Some(c) = capped
+            .results
+            .iter()
+            .find(|c| c.treatment == r.treatment && c.metric == r.metric && c.segment == r.segment)
+        {
+            r.capped = Some(CappedHeadline {
+                cap,
+                headline: c.headline.clone(),
+                headline_relative: c.headline_relative.clone(),
+            });
+        }
+    }
+}
+
 /// The configured arms in order, with their weights.
 fn config_arms(config: &crate::config::FlowConfig) -> (Vec<String>, Vec<(String, f64)>) {
     let arms = config.arms.iter().map(|a| a.name.clone()).collect();
@@ -471,7 +687,32 @@ pub fn analyze_carts(
     opts: &LiftOptions,
 ) -> Result<LiftReport> {
     let stats = carts_stats(carts, config, segment_by, opts)?;
-    analyze_config(&stats, config, opts)
+    let mut report = analyze_config(&stats, config, opts)?;
+    capped_beside_carts(&mut report, carts, config, segment_by, opts)?;
+    Ok(report)
+}
+
+/// Carts mode: when a mean metric fails Kohavi's check and no cap was
+/// asked for, the headline on values capped at [`SUGGESTED_CAP`] beside it.
+pub fn capped_beside_carts(
+    report: &mut LiftReport,
+    carts: &polars::prelude::DataFrame,
+    config: &crate::config::FlowConfig,
+    segment_by: &[String],
+    opts: &LiftOptions,
+) -> Result<()> {
+    if !needs_capped(report, opts) {
+        return Ok(());
+    }
+    let capped_opts = LiftOptions {
+        cap: Some(SUGGESTED_CAP),
+        sequential_planned: None,
+        ..opts.clone()
+    };
+    let stats = carts_stats(carts, config, segment_by, &capped_opts)?;
+    let capped = analyze_config(&stats, config, &capped_opts)?;
+    attach_capped(report, &capped, SUGGESTED_CAP);
+    Ok(())
 }
 
 /// A carts-mode statistics table against the flow's arms and holdout.
@@ -559,6 +800,9 @@ pub fn load_carts_columns(
 }
 
 /// Table mode: an exported recipients table, A/B/n against one control.
+/// `weights` (arm, weight), when given, is the planned split for the SRM
+/// check; every arm in the table must have one.
+#[allow(clippy::too_many_arguments)]
 pub fn run_table(
     path: &std::path::Path,
     arm_col: &str,
@@ -566,6 +810,7 @@ pub fn run_table(
     metrics: &[String],
     segment_by: &[String],
     covariate: Option<&str>,
+    weights: Option<&[(String, f64)]>,
     opts: &LiftOptions,
 ) -> Result<(StatsTable, LiftReport)> {
     use polars::prelude::*;
@@ -607,8 +852,32 @@ pub fn run_table(
         dims.push((dim.clone(), values));
     }
     let (stats, arms) = units::table_stats(&all, &dims, opts.cap);
-    // An exported table does not say how it was split, so no SRM check here.
-    let report = analyze(&stats, &arms, control, None, opts)?;
+    if let Some(w) = weights {
+        for arm in &arms {
+            if !w.iter().any(|(a, _)| a == arm) {
+                bail!(
+                    "--weights: arm `{arm}` is in {shown} but has no weight (weights given for {})",
+                    w.iter()
+                        .map(|(a, _)| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    // Without --weights an exported table does not say how it was split,
+    // so there is no SRM check.
+    let mut report = analyze(&stats, &arms, control, weights, opts)?;
+    if needs_capped(&report, opts) {
+        let (capped, _) = units::table_stats(&all, &dims, Some(SUGGESTED_CAP));
+        let capped_opts = LiftOptions {
+            cap: Some(SUGGESTED_CAP),
+            sequential_planned: None,
+            ..opts.clone()
+        };
+        let capped = analyze(&capped, &arms, control, None, &capped_opts)?;
+        attach_capped(&mut report, &capped, SUGGESTED_CAP);
+    }
     Ok((stats, report))
 }
 
@@ -635,7 +904,7 @@ pub fn baseline(
     if held.n < 2.0 {
         bail!("the holdout `{control}` has fewer than 2 customers; no baseline to plan from");
     }
-    let revenue = held.sample_mean();
+    let revenue = held.central();
     let conv = overall.get(control, metric("conversion_rate"));
     let (conversions, entries) = (conv.sum, conv.sum_den);
     let customers: f64 = overall

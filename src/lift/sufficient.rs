@@ -9,7 +9,7 @@
 
 use super::units::MetricKind;
 use super::{Cap, Segment};
-use crate::stats::{Proportion, Ratio, RegressionAdjusted, SampleMean};
+use crate::stats::{CentralMoments, Proportion, Ratio, RegressionAdjusted, SampleMean};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,7 +30,12 @@ pub struct MetricSpec {
 ///
 /// `y` is the unit's value (0/1 for proportions), `d` a ratio metric's
 /// denominator, `x` the pre-period covariate, `messages` the messages sent
-/// to the unit. Fields a metric does not use stay 0.
+/// to the unit. Fields a metric does not use stay 0. Beside the raw power
+/// sums (which add, and which SQL produces), `mean`, `m2` and `m3` are the
+/// centred moments of `y` (Welford's update, Chan's merge: see
+/// [`CentralMoments`]); every variance and skewness comes from those, so an
+/// arm whose units all have the same value has exactly zero variance.
+/// `nonzero` counts units with y ≠ 0 (buyers, for revenue).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Moments {
     pub n: f64,
@@ -43,14 +48,25 @@ pub struct Moments {
     pub sum_cov_sq: f64,
     pub sum_cov_num: f64,
     pub sum_messages: f64,
+    pub sum_cube: f64,
+    pub nonzero: f64,
+    pub mean: f64,
+    pub m2: f64,
+    pub m3: f64,
 }
 
 impl Moments {
     /// Add one unit.
     pub fn push(&mut self, y: f64, den: f64, cov: f64, messages: f64) {
+        let mut c = self.central();
+        c.push(y);
         self.n += 1.0;
         self.sum += y;
         self.sum_sq += y * y;
+        self.sum_cube += y * y * y;
+        if y != 0.0 {
+            self.nonzero += 1.0;
+        }
         self.sum_den += den;
         self.sum_den_sq += den * den;
         self.sum_num_den += y * den;
@@ -58,13 +74,19 @@ impl Moments {
         self.sum_cov_sq += cov * cov;
         self.sum_cov_num += cov * y;
         self.sum_messages += messages;
+        (self.mean, self.m2, self.m3) = (c.mean, c.m2, c.m3);
     }
 
-    /// Add another partial aggregate of the same cell.
+    /// Add another partial aggregate of the same cell: sums add, centred
+    /// moments merge by Chan's formula.
     pub fn merge(&mut self, o: &Moments) {
+        let mut c = self.central();
+        c.merge(&o.central());
         self.n += o.n;
         self.sum += o.sum;
         self.sum_sq += o.sum_sq;
+        self.sum_cube += o.sum_cube;
+        self.nonzero += o.nonzero;
         self.sum_den += o.sum_den;
         self.sum_den_sq += o.sum_den_sq;
         self.sum_num_den += o.sum_num_den;
@@ -72,6 +94,17 @@ impl Moments {
         self.sum_cov_sq += o.sum_cov_sq;
         self.sum_cov_num += o.sum_cov_num;
         self.sum_messages += o.sum_messages;
+        (self.mean, self.m2, self.m3) = (c.mean, c.m2, c.m3);
+    }
+
+    /// The centred moments of `y`.
+    pub fn central(&self) -> CentralMoments {
+        CentralMoments {
+            n: self.n,
+            mean: self.mean,
+            m2: self.m2,
+            m3: self.m3,
+        }
     }
 
     pub fn sample_mean(&self) -> SampleMean {
@@ -252,7 +285,7 @@ where
 }
 
 /// The columns of the statistics table, in order.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 20] = [
     "dimension",
     "segment",
     "arm",
@@ -268,7 +301,15 @@ pub const COLUMNS: [&str; 15] = [
     "sum_cov_sq",
     "sum_cov_num",
     "sum_messages",
+    "sum_cube",
+    "nonzero",
+    "mean",
+    "m2",
+    "m3",
 ];
+
+/// Numeric columns of the table (after the five key columns).
+const NUMS: usize = COLUMNS.len() - 5;
 
 fn kind_name(k: MetricKind) -> &'static str {
     match k {
@@ -324,7 +365,7 @@ impl StatsTable {
                 )
             };
             let mut columns: Vec<Column> = (0..5).map(text).collect();
-            columns.extend((0..10).map(num));
+            columns.extend((0..NUMS).map(num));
             let mut df = DataFrame::new_infer_height(columns)
                 .map_err(|e| anyhow!("building the statistics table: {e}"))?;
             return crate::output::write_file(path, |f| {
@@ -348,9 +389,9 @@ impl StatsTable {
         })
     }
 
-    /// One row per segment × arm × metric: five text fields and ten sums
+    /// One row per segment × arm × metric: five text fields and the sums
     /// (`None` where the metric does not use the field).
-    fn rows(&self) -> Vec<([String; 5], [Option<f64>; 10])> {
+    fn rows(&self) -> Vec<([String; 5], [Option<f64>; NUMS])> {
         let mut out = Vec::new();
         for seg in &self.segments {
             for (arm, moments) in &seg.arms {
@@ -378,6 +419,11 @@ impl StatsTable {
                             pick(cov, m.sum_cov_sq),
                             pick(cov, m.sum_cov_num),
                             pick(msg, m.sum_messages),
+                            Some(m.sum_cube),
+                            Some(m.nonzero),
+                            Some(m.mean),
+                            Some(m.m2),
+                            Some(m.m3),
                         ],
                     ));
                 }
@@ -447,10 +493,22 @@ impl StatsTable {
             let ratio = kind == MetricKind::Ratio;
             let cov = num(6).is_some() && num(7).is_some() && num(8).is_some();
             let msg = num(9).is_some();
+            let (sum, sum_sq, sum_cube) = (need(1)?, need(2)?, need(10)?);
+            // Centred moments as written by cartlift, else from the power
+            // sums (tables from SQL, which only adds).
+            let central = match (num(12), num(13), num(14)) {
+                (Some(mean), Some(m2), Some(m3)) => CentralMoments { n, mean, m2, m3 },
+                _ => CentralMoments::from_power_sums(n, sum, sum_sq, sum_cube),
+            };
             let m = Moments {
                 n,
-                sum: need(1)?,
-                sum_sq: need(2)?,
+                sum,
+                sum_sq,
+                sum_cube,
+                nonzero: need(11)?,
+                mean: central.mean,
+                m2: central.m2,
+                m3: central.m3,
                 sum_den: if ratio { need(3)? } else { 0.0 },
                 sum_den_sq: if ratio { need(4)? } else { 0.0 },
                 sum_num_den: if ratio { need(5)? } else { 0.0 },
@@ -564,7 +622,7 @@ impl StatsTable {
 
 struct Record {
     text: [String; 5],
-    nums: [Option<f64>; 10],
+    nums: [Option<f64>; NUMS],
 }
 
 /// Rows of a statistics file with their line numbers (row numbers for Parquet).
@@ -607,7 +665,7 @@ fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
         for i in 0..df.height() {
             let t: [String; 5] =
                 std::array::from_fn(|j| text[j].get(i).unwrap_or_default().to_string());
-            let n: [Option<f64>; 10] = std::array::from_fn(|j| nums[j].get(i));
+            let n: [Option<f64>; NUMS] = std::array::from_fn(|j| nums[j].get(i));
             out.push((i + 1, Record { text: t, nums: n }));
         }
         return Ok(out);
@@ -620,7 +678,7 @@ fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
         .headers()
         .map_err(|e| anyhow!("{shown}: unreadable header: {e}"))?
         .clone();
-    let mut idx = [0usize; 15];
+    let mut idx = [0usize; COLUMNS.len()];
     for (k, name) in COLUMNS.iter().enumerate() {
         idx[k] = header
             .iter()
@@ -637,7 +695,7 @@ fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
         let rec = rec.map_err(|e| anyhow!("{shown}: line {line}: {e}"))?;
         let field = |k: usize| rec.get(idx[k]).unwrap_or("").trim();
         let text: [String; 5] = std::array::from_fn(|k| field(k).to_string());
-        let mut nums = [None; 10];
+        let mut nums = [None; NUMS];
         for (j, slot) in nums.iter_mut().enumerate() {
             let v = field(5 + j);
             if v.is_empty() || v.eq_ignore_ascii_case("null") {
@@ -698,6 +756,53 @@ mod tests {
         })
     }
 
+    /// Sums equal exactly; centred moments (Chan's merge against Welford's
+    /// running update) to rounding.
+    fn assert_same(got: &Moments, want: &Moments) {
+        let exact = |m: &Moments| {
+            [
+                m.n,
+                m.sum,
+                m.sum_sq,
+                m.sum_cube,
+                m.nonzero,
+                m.sum_den,
+                m.sum_den_sq,
+                m.sum_num_den,
+                m.sum_cov,
+                m.sum_cov_sq,
+                m.sum_cov_num,
+                m.sum_messages,
+            ]
+        };
+        assert_eq!(exact(got), exact(want));
+        for (g, w) in [(got.mean, want.mean), (got.m2, want.m2), (got.m3, want.m3)] {
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn constant_arms_have_exactly_zero_variance_however_merged() {
+        let mut parts = Vec::new();
+        for k in 0..7 {
+            let mut m = Moments::default();
+            for _ in 0..(k * 3 + 1) {
+                m.push(19.99, 0.0, 0.0, 0.0);
+            }
+            parts.push(m);
+        }
+        let mut merged = Moments::default();
+        for p in &parts {
+            merged.merge(p);
+        }
+        assert_eq!((merged.m2, merged.m3), (0.0, 0.0));
+        assert_eq!(merged.mean, 19.99);
+        assert_eq!(merged.central().variance(), Ok(0.0));
+    }
+
     #[test]
     fn pieces_merge_into_the_whole() {
         let units: Vec<(usize, f64, f64)> = (0..40)
@@ -710,7 +815,7 @@ mod tests {
             for m in 0..3 {
                 let mut merged = a.segments[0].get(arm, m);
                 merged.merge(&b.segments[0].get(arm, m));
-                assert_eq!(merged, whole.segments[0].get(arm, m));
+                assert_same(&merged, &whole.segments[0].get(arm, m));
             }
         }
         // Proportions are 0/1; messages only on the guardrail metric.
@@ -754,7 +859,7 @@ mod tests {
             for m in 0..3 {
                 let mut expect = a.segments[0].get(arm, m);
                 expect.merge(&b.segments[0].get(arm, m));
-                assert_eq!(merged.segments[0].get(arm, m), expect);
+                assert_same(&merged.segments[0].get(arm, m), &expect);
             }
         }
         // Parquet round trip too.
@@ -772,14 +877,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.csv");
         let header = COLUMNS.join(",");
-        std::fs::write(&p, format!("{header}\nall,all,flow,m,mean,10,x,1,,,,,,,\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!("{header}\nall,all,flow,m,mean,10,x,1,,,,,,,,,,,,\n"),
+        )
+        .unwrap();
         let e = StatsTable::read(&p, &[], &[], |_| None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("`sum`"), "{e}");
         std::fs::write(
             &p,
-            format!("{header}\nall,all,flow,m,median,10,1,1,,,,,,,\n"),
+            format!("{header}\nall,all,flow,m,median,10,1,1,,,,,,,,,,,,\n"),
         )
         .unwrap();
         let e = StatsTable::read(&p, &[], &[], |_| None)
@@ -788,7 +897,7 @@ mod tests {
         assert!(e.contains("kind") && e.contains("median"), "{e}");
         std::fs::write(
             &p,
-            format!("{header}\nall,all,flow,r,ratio,10,1,1,,,,,,,\n"),
+            format!("{header}\nall,all,flow,r,ratio,10,1,1,,,,,,,,1,1,,,\n"),
         )
         .unwrap();
         let e = StatsTable::read(&p, &[], &[], |_| None)

@@ -17,6 +17,55 @@ fn num(x: f64) -> String {
     }
 }
 
+/// `estimate [lower, upper]`, or `withheld` (the reason is printed below
+/// the table).
+fn shown(h: &crate::stats::Headline, f: fn(f64) -> String) -> String {
+    match (h.estimate, h.ci) {
+        (Some(e), Some(ci)) => format!("{} [{}, {}]", f(e), f(ci.lower), f(ci.upper)),
+        _ => "withheld".into(),
+    }
+}
+
+fn segment_name(r: &LiftResult) -> String {
+    if r.segment.dimension == "all" {
+        "all".to_string()
+    } else {
+        format!("{}={}", r.segment.dimension, r.segment.value)
+    }
+}
+
+/// Notes under the table: withheld headlines, Kohavi's check, capped results.
+fn notes(r: &LiftResult) -> Vec<String> {
+    let at = format!("{} {} {}", r.metric, segment_name(r), r.treatment);
+    let mut out = Vec::new();
+    for (what, h) in [
+        ("difference", &r.headline),
+        ("relative", &r.headline_relative),
+    ] {
+        if let Some(why) = &h.withheld {
+            if r.control.is_some() {
+                out.push(format!("{at}: {what} withheld: {why}"));
+            }
+        }
+    }
+    if let Some(g) = &r.guidance {
+        if let Some(note) = &g.note {
+            out.push(format!(
+                "{at}: buyers {:.0} / {:.0} (control / treatment); {note}",
+                g.control.buyers, g.treatment.buyers
+            ));
+        }
+    }
+    if let Some(c) = &r.capped {
+        out.push(format!(
+            "{at}: capped at the pooled 99.9th percentile: difference {}, relative {}",
+            shown(&c.headline, num),
+            shown(&c.headline_relative, pct)
+        ));
+    }
+    out
+}
+
 fn row(r: &LiftResult) -> String {
     let seg = if r.segment.dimension == "all" {
         "all".to_string()
@@ -32,33 +81,8 @@ fn row(r: &LiftResult) -> String {
             r.error.as_deref().unwrap_or("not computed")
         );
     };
-    let abs = match (&r.absolute, &r.proportions) {
-        (Some(a), _) => format!(
-            "{} [{}, {}]",
-            num(a.estimate),
-            num(a.ci.lower),
-            num(a.ci.upper)
-        ),
-        (None, Some(p)) => format!(
-            "{} [{}, {}]",
-            num(p.difference),
-            num(p.newcombe_ci.lower),
-            num(p.newcombe_ci.upper)
-        ),
-        (None, None) => "—".into(),
-    };
-    let rel = r
-        .relative
-        .as_ref()
-        .map(|a| {
-            format!(
-                "{} [{}, {}]",
-                pct(a.estimate),
-                pct(a.ci.lower),
-                pct(a.ci.upper)
-            )
-        })
-        .unwrap_or_else(|| "—".into());
+    let abs = shown(&r.headline, num);
+    let rel = shown(&r.headline_relative, pct);
     let p = super::p_value(r)
         .map(|p| format!("{p:.4}"))
         .unwrap_or_default();
@@ -137,6 +161,13 @@ pub fn render(report: &LiftReport) -> String {
     );
     for r in &report.results {
         s.push_str(&row(r));
+    }
+    let notes: Vec<String> = report.results.iter().flat_map(notes).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\nnotes:");
+        for n in notes {
+            let _ = writeln!(s, "  {n}");
+        }
     }
     s
 }

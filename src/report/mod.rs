@@ -108,12 +108,13 @@ fn estimate(report: &LiftReport, treatment: &str, metric: &str, scale: f64) -> O
         .results
         .iter()
         .find(|r| r.treatment == treatment && r.metric == metric && r.segment.dimension == "all")?;
-    let a = r.absolute.as_ref()?;
+    // The calibrated headline (lift::LiftResult::headline), not Welch.
+    let (estimate, ci) = (r.headline.estimate?, r.headline.ci?);
     Some(Estimate {
-        estimate: a.estimate * scale,
+        estimate: estimate * scale,
         ci: Interval {
-            lower: a.ci.lower * scale,
-            upper: a.ci.upper * scale,
+            lower: ci.lower * scale,
+            upper: ci.upper * scale,
         },
     })
 }

@@ -321,8 +321,8 @@ fn lift_table(ctx: &Ctx, rows: &[&LiftResult]) -> String {
                 .treatment_arm
                 .as_ref()
                 .map(|t| value(t.unadjusted_mean))));
-            row.push(opt(r.absolute.as_ref().map(|a| diff(a.estimate))));
-            row.push(opt(r.absolute.as_ref().map(|a| interval(a.ci, diff))));
+            row.push(opt(r.headline.estimate.map(diff)));
+            row.push(opt(r.headline.ci.map(|ci| interval(ci, diff))));
             row.push(opt(crate::lift::p_value(r).map(f::p_value)));
             row.push(opt(r.p_value_holm.map(f::p_value)));
             row.push(opt(r.p_value_bh.map(f::p_value)));

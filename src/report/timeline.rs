@@ -6,7 +6,7 @@
 use crate::config::FlowConfig;
 use crate::flow::carts as c;
 use crate::lift::{units, StatsTable};
-use crate::stats::{self, EffectScale, Interval, SampleMean};
+use crate::stats::{self, CentralMoments, Interval};
 use anyhow::Result;
 use polars::prelude::*;
 use serde::Serialize;
@@ -112,26 +112,32 @@ fn point(stats: &StatsTable, arms: (&str, &str), alpha: f64, planned: f64) -> Ti
         error: None,
     };
     let n = vt.n;
-    let test = stats::summarize_pair(&vc, &vt)
-        .and_then(|(c, t)| stats::sequential_test(&c, &t, EffectScale::Absolute, alpha, planned));
+    // The headline method (randomization inference) at the confidence
+    // sequence's level for the units so far: the same interval lift reports.
+    let level = stats::sequential::tuning_rho(alpha, planned)
+        .map(|rho| stats::headline::sequential_level(vc.n + vt.n, rho, alpha));
+    let test = level.map(|level| stats::mean_headlines(&vc, &vt, level).0);
     match test {
-        Ok(r) => {
-            p.incremental_revenue = Some(r.estimate * n);
-            p.sequential_ci = Some(Interval {
-                lower: r.ci.lower * n,
-                upper: r.ci.upper * n,
-            });
-        }
+        Ok(h) => match (h.estimate, h.ci) {
+            (Some(e), Some(ci)) => {
+                p.incremental_revenue = Some(e * n);
+                p.sequential_ci = Some(Interval {
+                    lower: ci.lower * n,
+                    upper: ci.upper * n,
+                });
+            }
+            _ => p.error = h.withheld,
+        },
         Err(e) => p.error = Some(e.to_string()),
     }
     p
 }
 
 /// The arm's revenue per recipient sums over all units so far.
-fn revenue_of(stats: &StatsTable, arm: &str) -> SampleMean {
+fn revenue_of(stats: &StatsTable, arm: &str) -> CentralMoments {
     match (stats.metric(METRIC), stats.segments.first()) {
-        (Some(m), Some(overall)) => overall.get(arm, m).sample_mean(),
-        _ => SampleMean::default(),
+        (Some(m), Some(overall)) => overall.get(arm, m).central(),
+        _ => CentralMoments::default(),
     }
 }
 

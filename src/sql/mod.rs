@@ -651,6 +651,7 @@ FROM outcomes",
                 "SELECT dimension, segment, arm, CAST({m} AS {s}) AS metric, CAST({k} AS {s}) AS kind, n,
        s_{y} AS sum, ss_{y} AS sum_sq, {sd} AS sum_den, {sdd} AS sum_den_sq, {snd} AS sum_num_den,
        {sc} AS sum_cov, {scc} AS sum_cov_sq, {scy} AS sum_cov_num, {sm} AS sum_messages,
+       sc_{y} AS sum_cube, nz_{y} AS nonzero, {null} AS mean, {null} AS m2, {null} AS m3,
        {order} AS metric_order
 FROM agg",
                 m = d.str_lit(metric),
@@ -718,7 +719,12 @@ FROM agg",
             "prior_spend",
         ]
         .iter()
-        .map(|v| format!("           SUM({v}) AS s_{v}, SUM({v} * {v}) AS ss_{v},"))
+        .map(|v| {
+            format!(
+                "           SUM({v}) AS s_{v}, SUM({v} * {v}) AS ss_{v}, SUM({v} * {v} * {v}) AS sc_{v},
+           CAST(SUM(CASE WHEN {v} <> 0 THEN 1 ELSE 0 END) AS {dbl}) AS nz_{v},"
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
         let cross = [

@@ -42,7 +42,11 @@ pub(crate) fn ensure_pair_testable(
         .map_err(|e| e.in_arm(Arm::Control))?;
     treatment
         .ensure_testable()
-        .map_err(|e| e.in_arm(Arm::Treatment))
+        .map_err(|e| e.in_arm(Arm::Treatment))?;
+    if control.variance == 0.0 && treatment.variance == 0.0 {
+        return Err(StatsError::ZeroVariance);
+    }
+    Ok(())
 }
 
 /// Welch–Satterthwaite degrees of freedom,
@@ -212,9 +216,14 @@ mod tests {
             welch_test(&one_unit, &ok, 0.05),
             Err(StatsError::TooFewUnits { n: 1.0, needed: 2 }.in_arm(Arm::Control))
         );
+        // One arm without variance is defined (scipy computes it, df = n − 1
+        // of the other arm); both without is not.
+        let r = welch_test(&ok, &flat, 0.05).expect("one flat arm");
+        assert_rel(r.df, 9.0, 1e-12, "df of the varying arm");
+        assert_rel(r.std_error, (2.0f64 / 10.0).sqrt(), 1e-12, "se");
         assert_eq!(
-            welch_test(&ok, &flat, 0.05),
-            Err(StatsError::ZeroVariance.in_arm(Arm::Treatment))
+            welch_test(&flat, &flat, 0.05),
+            Err(StatsError::ZeroVariance)
         );
         assert!(welch_test(&ok, &ArmSummary::new(10.0, f64::NAN, 1.0), 0.05).is_err());
         assert!(welch_test(&ok, &ok, 1.5).is_err());

@@ -8,9 +8,11 @@
 //! f64 rounding of the additions. This is what lets the per-unit reduction
 //! run in chunks, per day, or as SQL in a warehouse.
 //!
-//! Variances use the textbook `(Σx² − (Σx)²/n) / (n − 1)` form, as gbstats
-//! does, so results agree with it to the last digits. Counts are f64 so that
-//! sums read back from SQL or Parquet need no conversion.
+//! [`SampleMean`] keeps the textbook `(Σx² − (Σx)²/n) / (n − 1)` form of
+//! gbstats, so the reference tests agree with it to the last digits;
+//! [`CentralMoments`] (what lift uses) carries centred moments merged by
+//! Chan's formula, so a constant arm has exactly zero variance. Counts are
+//! f64 so that sums read back from SQL or Parquet need no conversion.
 
 use serde::Serialize;
 
@@ -50,7 +52,8 @@ impl ArmSummary {
     }
 
     /// Check the summary can enter a t-type test: finite, n ≥ 2 and a
-    /// positive variance (gbstats returns no result otherwise either).
+    /// non-negative variance. Zero is allowed here (an arm without buyers);
+    /// the pair is refused only when *both* arms have zero variance.
     pub fn ensure_testable(&self) -> Result<(), StatsError> {
         let finite = [self.n, self.mean, self.variance, self.unadjusted_mean]
             .iter()
@@ -69,8 +72,10 @@ impl ArmSummary {
                 needed: 2,
             });
         }
-        if self.variance <= 0.0 {
-            return Err(StatsError::ZeroVariance);
+        if self.variance < 0.0 {
+            return Err(StatsError::InvalidStatistic {
+                reason: "a variance must not be negative",
+            });
         }
         Ok(())
     }
@@ -180,6 +185,126 @@ impl SampleMean {
 }
 
 impl Summarize for SampleMean {
+    fn summarize(&self) -> Result<ArmSummary, StatsError> {
+        Ok(ArmSummary::new(self.n, self.mean()?, self.variance()?))
+    }
+}
+
+// ------------------------------------------------------------ CentralMoments
+
+/// Centred moments of a per-unit metric: `n`, the mean, and the sums of
+/// squared and cubed deviations from it, `m2 = Σ(y − ȳ)²`, `m3 = Σ(y − ȳ)³`.
+///
+/// Accumulated one value at a time by Welford's update extended to the third
+/// moment, and merged by Chan, Golub & LeVeque's pairwise formula (Pébay
+/// 2008, "Formulas for robust, one-pass parallel computation of covariances
+/// and arbitrary-order statistical moments", Sandia SAND2008-6212, eqs. 1.1
+/// and 2.1). Unlike `Σy² − (Σy)²/n`, an arm whose units all have the same
+/// value has `m2 = m3 = 0` exactly, however the units were split and
+/// merged, and no cancellation eats the digits of a large mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CentralMoments {
+    pub n: f64,
+    pub mean: f64,
+    pub m2: f64,
+    pub m3: f64,
+}
+
+impl CentralMoments {
+    /// Accumulate values left to right.
+    pub fn from_values(values: &[f64]) -> Self {
+        let mut stat = CentralMoments::default();
+        for &x in values {
+            stat.push(x);
+        }
+        stat
+    }
+
+    /// Add one unit's value (Welford / Pébay eq. 1.1).
+    pub fn push(&mut self, x: f64) {
+        let n1 = self.n;
+        self.n += 1.0;
+        let delta = x - self.mean;
+        let delta_n = delta / self.n;
+        let term = delta * delta_n * n1;
+        self.mean += delta_n;
+        self.m3 += term * delta_n * (self.n - 2.0) - 3.0 * delta_n * self.m2;
+        self.m2 += term;
+    }
+
+    /// Add another partial aggregate of the same metric (Pébay eq. 2.1).
+    pub fn merge(&mut self, other: &Self) {
+        if other.n == 0.0 {
+            return;
+        }
+        if self.n == 0.0 {
+            *self = *other;
+            return;
+        }
+        let (na, nb) = (self.n, other.n);
+        let n = na + nb;
+        let delta = other.mean - self.mean;
+        let delta_n = delta / n;
+        self.m3 = self.m3
+            + other.m3
+            + delta * delta_n * delta_n * na * nb * (na - nb)
+            + 3.0 * delta_n * (na * other.m2 - nb * self.m2);
+        self.m2 = self.m2 + other.m2 + delta * delta_n * na * nb;
+        self.mean += delta_n * nb;
+        self.n = n;
+    }
+
+    /// The same units after `y → (y − shift) / scale` (scale > 0 keeps the
+    /// sign of the third moment).
+    pub fn affine(&self, shift: f64, scale: f64) -> Self {
+        CentralMoments {
+            n: self.n,
+            mean: (self.mean - shift) / scale,
+            m2: self.m2 / (scale * scale),
+            m3: self.m3 / (scale * scale * scale),
+        }
+    }
+
+    /// Centred moments from raw power sums Σy, Σy², Σy³, for tables written
+    /// by systems that only add (SQL). Cancellation can leave a few ulps of
+    /// `Σy²` in `m2` for a constant arm; it is clamped at 0.
+    pub fn from_power_sums(n: f64, sum: f64, sum_sq: f64, sum_cube: f64) -> Self {
+        if n <= 0.0 {
+            return CentralMoments::default();
+        }
+        let mean = sum / n;
+        let m2 = (sum_sq - sum * mean).max(0.0);
+        let m3 = if m2 == 0.0 {
+            0.0
+        } else {
+            sum_cube - 3.0 * mean * sum_sq + 2.0 * n * mean * mean * mean
+        };
+        CentralMoments { n, mean, m2, m3 }
+    }
+
+    pub fn mean(&self) -> Result<f64, StatsError> {
+        ensure_counts(self.n)?;
+        Ok(self.mean)
+    }
+
+    /// Unbiased (n − 1) variance of a unit's value; exactly 0 for a constant arm.
+    pub fn variance(&self) -> Result<f64, StatsError> {
+        ensure_variance_possible(self.n)?;
+        Ok(self.m2.max(0.0) / (self.n - 1.0))
+    }
+
+    /// Sample skewness `g1 = (m3/n) / (m2/n)^{3/2}` (scipy `stats.skew`,
+    /// bias=True); 0 for a constant arm.
+    pub fn skewness(&self) -> Result<f64, StatsError> {
+        ensure_counts(self.n)?;
+        if self.m2 <= 0.0 {
+            return Ok(0.0);
+        }
+        Ok((self.m3 / self.n) / (self.m2 / self.n).powf(1.5))
+    }
+}
+
+impl Summarize for CentralMoments {
     fn summarize(&self) -> Result<ArmSummary, StatsError> {
         Ok(ArmSummary::new(self.n, self.mean()?, self.variance()?))
     }
@@ -475,6 +600,41 @@ mod tests {
         RatioMomentCase { stat: Ratio { n: 30.0, sum_num: 727.203004516575, sum_num2: 67883.86659216031, sum_den: 44.0, sum_den2: 82.0, sum_num_den: 1534.2652341305704 }, mean: 16.52734101174034, variance: 634.2794758520661 },
     ];
 
+    // tests/reference/intervals_reference.py: scipy.stats.skew (bias=True)
+    // and numpy var(ddof=1).
+    #[rustfmt::skip]
+    const SKEW_CASES: &[(&[f64], f64, f64)] = &[
+        (&[0.0, 0.0, 0.0, 34.0, 0.0, 58.5, 0.0, 120.0], 1.3870406774175008, 1904.8169642857142),
+        (&[1.5, 2.25, 3.0, 10.0], 1.0710714648589166, 15.390625),
+        (&[19.99, 19.99, 19.99, 19.99, 19.99, 20.01], 1.7888543819998317, 6.666666666668751e-05),
+        (&[-3.0, 0.0, 0.0, 0.0, 12.5, 7.0], 0.8383778566920672, 33.775),
+    ];
+
+    #[test]
+    fn central_moments_match_scipy() {
+        for &(values, skew, var) in SKEW_CASES {
+            let m = CentralMoments::from_values(values);
+            assert_rel(m.skewness().expect("skew"), skew, 1e-9, "skewness");
+            assert_rel(m.variance().expect("variance"), var, 1e-9, "variance");
+            // The same, merged from two halves.
+            let (a, b) = values.split_at(values.len() / 2);
+            let mut merged = CentralMoments::from_values(a);
+            merged.merge(&CentralMoments::from_values(b));
+            assert_rel(
+                merged.skewness().expect("skew"),
+                skew,
+                1e-9,
+                "merged skewness",
+            );
+            assert_rel(
+                merged.variance().expect("variance"),
+                var,
+                1e-9,
+                "merged variance",
+            );
+        }
+    }
+
     #[test]
     fn sample_mean_matches_gbstats() {
         for case in MOMENT_CASES {
@@ -562,10 +722,11 @@ mod tests {
             SampleMean::from_values(&[3.0]).variance(),
             Err(StatsError::TooFewUnits { n: 1.0, needed: 2 })
         );
-        let flat = SampleMean::from_values(&[2.0, 2.0, 2.0])
+        let flat = CentralMoments::from_values(&[19.99, 19.99, 19.99])
             .summarize()
             .expect("summary");
-        assert_eq!(flat.ensure_testable(), Err(StatsError::ZeroVariance));
+        assert_eq!(flat.variance, 0.0);
+        assert_eq!(flat.ensure_testable(), Ok(()));
         assert!(matches!(
             Proportion {
                 n: 3.0,

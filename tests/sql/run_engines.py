@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REL = 1e-9
 STATS_KEY = ("dimension", "segment", "arm", "metric")
 STATS_SUMS = ("sum", "sum_sq", "sum_den", "sum_den_sq", "sum_num_den",
-              "sum_cov", "sum_cov_sq", "sum_cov_num", "sum_messages")
+              "sum_cov", "sum_cov_sq", "sum_cov_num", "sum_messages", "sum_cube", "nonzero")
 SEGMENTS = ["cart_value_band", "customer_status"]
 
 
@@ -188,6 +188,8 @@ def reference_stats(carts: Path, flow: dict) -> dict:
                 add = lambda k, v: s.__setitem__(k, (s[k] or 0.0) + v)
                 add("sum", y)
                 add("sum_sq", y * y)
+                add("sum_cube", y * y * y)
+                add("nonzero", 1.0 if y != 0 else 0.0)
                 if den is not None:
                     add("sum_den", den)
                     add("sum_den_sq", den * den)
@@ -423,6 +425,10 @@ def main() -> int:
                  "--json", out])
             a = json.loads(out.read_text())
             b = json.loads((work / "lift.json").read_text())
+            # Capped results beside raw ones need the per-unit values; a
+            # statistics table has none.
+            for r in b.get("results", []):
+                r.pop("capped", None)
             problems = []
             for key in sorted(set(a) | set(b)):
                 if key == "options":

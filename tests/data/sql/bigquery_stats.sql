@@ -215,13 +215,20 @@ WITH units AS (
 ), agg AS (
     SELECT dimension, segment, arm,
            CAST(COUNT(*) AS INT64) AS n,
-           SUM(entries) AS s_entries, SUM(entries * entries) AS ss_entries,
-           SUM(conversions) AS s_conversions, SUM(conversions * conversions) AS ss_conversions,
-           SUM(revenue) AS s_revenue, SUM(revenue * revenue) AS ss_revenue,
-           SUM(net_contribution) AS s_net_contribution, SUM(net_contribution * net_contribution) AS ss_net_contribution,
-           SUM(unsubscribed) AS s_unsubscribed, SUM(unsubscribed * unsubscribed) AS ss_unsubscribed,
-           SUM(complained) AS s_complained, SUM(complained * complained) AS ss_complained,
-           SUM(prior_spend) AS s_prior_spend, SUM(prior_spend * prior_spend) AS ss_prior_spend,
+           SUM(entries) AS s_entries, SUM(entries * entries) AS ss_entries, SUM(entries * entries * entries) AS sc_entries,
+           CAST(SUM(CASE WHEN entries <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_entries,
+           SUM(conversions) AS s_conversions, SUM(conversions * conversions) AS ss_conversions, SUM(conversions * conversions * conversions) AS sc_conversions,
+           CAST(SUM(CASE WHEN conversions <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_conversions,
+           SUM(revenue) AS s_revenue, SUM(revenue * revenue) AS ss_revenue, SUM(revenue * revenue * revenue) AS sc_revenue,
+           CAST(SUM(CASE WHEN revenue <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_revenue,
+           SUM(net_contribution) AS s_net_contribution, SUM(net_contribution * net_contribution) AS ss_net_contribution, SUM(net_contribution * net_contribution * net_contribution) AS sc_net_contribution,
+           CAST(SUM(CASE WHEN net_contribution <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_net_contribution,
+           SUM(unsubscribed) AS s_unsubscribed, SUM(unsubscribed * unsubscribed) AS ss_unsubscribed, SUM(unsubscribed * unsubscribed * unsubscribed) AS sc_unsubscribed,
+           CAST(SUM(CASE WHEN unsubscribed <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_unsubscribed,
+           SUM(complained) AS s_complained, SUM(complained * complained) AS ss_complained, SUM(complained * complained * complained) AS sc_complained,
+           CAST(SUM(CASE WHEN complained <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_complained,
+           SUM(prior_spend) AS s_prior_spend, SUM(prior_spend * prior_spend) AS ss_prior_spend, SUM(prior_spend * prior_spend * prior_spend) AS sc_prior_spend,
+           CAST(SUM(CASE WHEN prior_spend <> 0 THEN 1 ELSE 0 END) AS FLOAT64) AS nz_prior_spend,
            SUM(conversions * entries) AS sp_conversions_entries,
            SUM(prior_spend * revenue) AS sp_prior_spend_revenue,
            SUM(prior_spend * net_contribution) AS sp_prior_spend_net_contribution,
@@ -233,39 +240,45 @@ WITH units AS (
 SELECT dimension, segment, arm, CAST('conversion_rate' AS STRING) AS metric, CAST('ratio' AS STRING) AS kind, n,
        s_conversions AS sum, ss_conversions AS sum_sq, s_entries AS sum_den, ss_entries AS sum_den_sq, sp_conversions_entries AS sum_num_den,
        CAST(NULL AS FLOAT64) AS sum_cov, CAST(NULL AS FLOAT64) AS sum_cov_sq, CAST(NULL AS FLOAT64) AS sum_cov_num, CAST(NULL AS FLOAT64) AS sum_messages,
+       sc_conversions AS sum_cube, nz_conversions AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        0 AS metric_order
 FROM agg
 UNION ALL
 SELECT dimension, segment, arm, CAST('revenue_per_recipient' AS STRING) AS metric, CAST('mean' AS STRING) AS kind, n,
        s_revenue AS sum, ss_revenue AS sum_sq, CAST(NULL AS FLOAT64) AS sum_den, CAST(NULL AS FLOAT64) AS sum_den_sq, CAST(NULL AS FLOAT64) AS sum_num_den,
        s_prior_spend AS sum_cov, ss_prior_spend AS sum_cov_sq, sp_prior_spend_revenue AS sum_cov_num, CAST(NULL AS FLOAT64) AS sum_messages,
+       sc_revenue AS sum_cube, nz_revenue AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        1 AS metric_order
 FROM agg
 UNION ALL
 SELECT dimension, segment, arm, CAST('net_contribution_per_recipient' AS STRING) AS metric, CAST('mean' AS STRING) AS kind, n,
        s_net_contribution AS sum, ss_net_contribution AS sum_sq, CAST(NULL AS FLOAT64) AS sum_den, CAST(NULL AS FLOAT64) AS sum_den_sq, CAST(NULL AS FLOAT64) AS sum_num_den,
        s_prior_spend AS sum_cov, ss_prior_spend AS sum_cov_sq, sp_prior_spend_net_contribution AS sum_cov_num, CAST(NULL AS FLOAT64) AS sum_messages,
+       sc_net_contribution AS sum_cube, nz_net_contribution AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        2 AS metric_order
 FROM agg
 UNION ALL
 SELECT dimension, segment, arm, CAST('orders_per_recipient' AS STRING) AS metric, CAST('mean' AS STRING) AS kind, n,
        s_conversions AS sum, ss_conversions AS sum_sq, CAST(NULL AS FLOAT64) AS sum_den, CAST(NULL AS FLOAT64) AS sum_den_sq, CAST(NULL AS FLOAT64) AS sum_num_den,
        s_prior_spend AS sum_cov, ss_prior_spend AS sum_cov_sq, sp_prior_spend_conversions AS sum_cov_num, CAST(NULL AS FLOAT64) AS sum_messages,
+       sc_conversions AS sum_cube, nz_conversions AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        3 AS metric_order
 FROM agg
 UNION ALL
 SELECT dimension, segment, arm, CAST('unsubscribe_rate' AS STRING) AS metric, CAST('proportion' AS STRING) AS kind, n,
        s_unsubscribed AS sum, ss_unsubscribed AS sum_sq, CAST(NULL AS FLOAT64) AS sum_den, CAST(NULL AS FLOAT64) AS sum_den_sq, CAST(NULL AS FLOAT64) AS sum_num_den,
        CAST(NULL AS FLOAT64) AS sum_cov, CAST(NULL AS FLOAT64) AS sum_cov_sq, CAST(NULL AS FLOAT64) AS sum_cov_num, s_messages AS sum_messages,
+       sc_unsubscribed AS sum_cube, nz_unsubscribed AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        4 AS metric_order
 FROM agg
 UNION ALL
 SELECT dimension, segment, arm, CAST('complaint_rate' AS STRING) AS metric, CAST('proportion' AS STRING) AS kind, n,
        s_complained AS sum, ss_complained AS sum_sq, CAST(NULL AS FLOAT64) AS sum_den, CAST(NULL AS FLOAT64) AS sum_den_sq, CAST(NULL AS FLOAT64) AS sum_num_den,
        CAST(NULL AS FLOAT64) AS sum_cov, CAST(NULL AS FLOAT64) AS sum_cov_sq, CAST(NULL AS FLOAT64) AS sum_cov_num, s_messages AS sum_messages,
+       sc_complained AS sum_cube, nz_complained AS nonzero, CAST(NULL AS FLOAT64) AS mean, CAST(NULL AS FLOAT64) AS m2, CAST(NULL AS FLOAT64) AS m3,
        5 AS metric_order
 FROM agg
 )
-SELECT dimension, segment, arm, metric, kind, n, sum, sum_sq, sum_den, sum_den_sq, sum_num_den, sum_cov, sum_cov_sq, sum_cov_num, sum_messages
+SELECT dimension, segment, arm, metric, kind, n, sum, sum_sq, sum_den, sum_den_sq, sum_num_den, sum_cov, sum_cov_sq, sum_cov_num, sum_messages, sum_cube, nonzero, mean, m2, m3
 FROM rows_
 ORDER BY CASE WHEN dimension = 'all' THEN 0 ELSE 1 END, dimension, segment, arm, metric_order;
