@@ -42,7 +42,7 @@
 use super::fields::{self, EpochUnit};
 use super::identity::{self, IdKind};
 use super::ledger::{OrderPayload, OrderState, RefundFact, Source};
-use super::source::RawRow;
+use super::source::{kind_name, RawRow};
 use super::{Event, Mapped, Reason, Rejection};
 use crate::schema::EventKind;
 use anyhow::{Context, Result};
@@ -109,17 +109,6 @@ pub fn looks_like_csv(keys: &[&str]) -> bool {
         let k = k.trim().to_ascii_lowercase();
         k == "$event_id" || k == "klaviyo id" || k == "profile id" || k == "$flow"
     })
-}
-
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Reads every event of every page as one row: `metric`, `id`, `datetime`,

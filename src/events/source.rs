@@ -419,7 +419,8 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
     Err(Rejection::new(Reason::MalformedRow, None, detail))
 }
 
-fn kind_name(v: &Value) -> &'static str {
+/// The JSON type of a value, for messages (`a JSON array; expected …`).
+pub fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
