@@ -438,18 +438,23 @@ impl Chain {
         let index = (!dense).then(|| self.removal_index(channels));
         let removed: Vec<Removed> = (0..channels as ChannelId)
             .into_par_iter()
-            .map(|c| match &index {
-                Some(index) => self.removed_sparse(&index.states_of[c as usize], index, &full),
-                None => {
-                    let mask: Vec<bool> = self.states.iter().map(|k| contains(k, c)).collect();
-                    let s = self.absorption(solver, &mask, Some(&full));
-                    Removed {
-                        conversion: s.conversion,
-                        value: s.value,
-                        sweeps: s.sweeps,
+            .map_init(
+                || Scratch::new(if dense { 0 } else { n }),
+                |scratch, c| match &index {
+                    Some(index) => {
+                        self.removed_sparse(&index.states_of[c as usize], index, &full, scratch)
                     }
-                }
-            })
+                    None => {
+                        let mask: Vec<bool> = self.states.iter().map(|k| contains(k, c)).collect();
+                        let s = self.absorption(solver, &mask, Some(&full));
+                        Removed {
+                            conversion: s.conversion,
+                            value: s.value,
+                            sweeps: s.sweeps,
+                        }
+                    }
+                },
+            )
             .collect();
         let effect = |without: f64, with: f64| -> f64 {
             if with > 0.0 {
@@ -550,18 +555,24 @@ impl Chain {
     /// Gauss–Seidel for one removal, over the states that reach a removed
     /// one (every other state keeps its full-chain value exactly: none of
     /// its successors changes), warm-started from the full chain.
-    fn removed_sparse(&self, removed: &[u32], index: &RemovalIndex, full: &Solution) -> Removed {
-        use std::collections::{HashMap, HashSet};
-        let mut slot: HashMap<u32, usize> = HashMap::new();
-        let is_removed: HashSet<u32> = removed.iter().copied().collect();
+    fn removed_sparse(
+        &self,
+        removed: &[u32],
+        index: &RemovalIndex,
+        full: &Solution,
+        scratch: &mut Scratch,
+    ) -> Removed {
+        for &r in removed {
+            scratch.slot[r as usize] = Scratch::REMOVED;
+        }
         // Predecessors of removed states, transitively.
         let mut affected: Vec<u32> = Vec::new();
         let mut queue: Vec<u32> = removed.to_vec();
         while let Some(s) = queue.pop() {
             let s = s as usize;
             for &p in &index.preds[index.pred_start[s]..index.pred_start[s + 1]] {
-                if !is_removed.contains(&p) && !slot.contains_key(&p) {
-                    slot.insert(p, 0);
+                if scratch.slot[p as usize] == Scratch::FREE {
+                    scratch.slot[p as usize] = 0;
                     affected.push(p);
                     queue.push(p);
                 }
@@ -570,7 +581,7 @@ impl Chain {
         // The same sweep order as the full solve: reverse order of discovery.
         affected.sort_unstable_by(|a, b| b.cmp(a));
         for (i, &s) in affected.iter().enumerate() {
-            slot.insert(s, i);
+            scratch.slot[s as usize] = i as u32;
         }
         let mut x: Vec<[f64; 2]> = affected.iter().map(|&s| full.x[s as usize]).collect();
         let mut sweeps = 0;
@@ -580,13 +591,10 @@ impl Chain {
             for (i, &s) in affected.iter().enumerate() {
                 let mut next = self.rewards[s as usize];
                 for (t, p) in self.row(s as usize) {
-                    let xt = if is_removed.contains(&(t as u32)) {
-                        [0.0; 2]
-                    } else {
-                        match slot.get(&(t as u32)) {
-                            Some(&j) => x[j],
-                            None => full.x[t],
-                        }
+                    let xt = match scratch.slot[t] {
+                        Scratch::REMOVED => [0.0; 2],
+                        Scratch::FREE => full.x[t],
+                        j => x[j as usize],
                     };
                     next[0] += p * xt[0];
                     next[1] += p * xt[1];
@@ -610,10 +618,31 @@ impl Chain {
                 at_start[k] += self.start[s as usize] * (x[i][k] - full.x[s as usize][k]);
             }
         }
+        for &s in removed.iter().chain(&affected) {
+            scratch.slot[s as usize] = Scratch::FREE;
+        }
         Removed {
             conversion: at_start[0].max(0.0),
             value: at_start[1].max(0.0),
             sweeps: Some(sweeps.max(1)),
+        }
+    }
+}
+
+/// Per-worker state of the sparse removal solves: each state's place among
+/// the re-solved ones (or free / removed), reset after every solve so one
+/// allocation serves all the channels a worker takes.
+struct Scratch {
+    slot: Vec<u32>,
+}
+
+impl Scratch {
+    const FREE: u32 = u32::MAX;
+    const REMOVED: u32 = u32::MAX - 1;
+
+    fn new(states: usize) -> Scratch {
+        Scratch {
+            slot: vec![Scratch::FREE; states],
         }
     }
 }
