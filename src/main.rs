@@ -1328,7 +1328,8 @@ fn run_flow(c: FlowCommand) -> Result<()> {
             let opts = kf::ExportOptions {
                 trigger_metric_id: a.trigger_metric_id,
             };
-            let exported = kf::export(&config, &opts);
+            let exported = kf::export(&config, &opts)
+                .with_context(|| format!("flow config {}", a.klaviyo.display()))?;
             warn_all(&a.klaviyo.display().to_string(), &exported.warnings);
             write_json(&a.out, &exported.body)?;
             say(&format!(

@@ -414,6 +414,15 @@ fn malformed_definitions_are_errors_naming_file_and_field() {
                 "actions": [{"id": "1", "type": "time-delay", "links": {"next": null}, "data": {"unit": "weeks", "value": 1}}]}}}}),
             "actions[0].data.unit",
         ),
+        (
+            json!({"data": {"type": "flow", "attributes": {"name": "x", "definition": {
+                "triggers": [{"type": "metric", "id": "M"}], "entry_action_id": "1",
+                "actions": [
+                    {"id": "1", "type": "trigger-split", "links": {"next_if_true": "2", "next_if_false": "3"}, "data": null},
+                    {"id": "2", "type": "time-delay", "links": {"next": "3"}, "data": {"unit": "hours", "value": 1}},
+                    {"id": "3", "type": "time-delay", "links": {"next": null}, "data": {"unit": "hours", "value": 1}}]}}}}),
+            "expected a tree of actions",
+        ),
     ];
     for (i, (doc, want)) in cases.iter().enumerate() {
         let p = dir.path().join(format!("bad{i}.json"));

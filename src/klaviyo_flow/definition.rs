@@ -20,6 +20,9 @@ pub const VALUE_FIELD: &str = "$value";
 /// Written in place of the trigger metric's id when the flow file does not
 /// know it; a definition naming this id reads as "trigger unknown".
 pub const UNKNOWN_METRIC_ID: &str = "TRIGGER_METRIC_ID";
+/// The most actions a definition may have, read or written (a recovery
+/// flow has tens).
+pub const MAX_ACTIONS: usize = 5000;
 
 /// A flow definition: trigger, re-entry, actions.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +50,7 @@ pub enum Reentry {
     After(i64),
 }
 
+/// One action: its id (`id` or `temporary_id`) and what it does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
     pub id: String,
@@ -80,6 +84,7 @@ impl Op {
             _ => return None,
         })
     }
+    /// `>=`, `>`, `<`, `<=`.
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Ge => ">=",
@@ -90,6 +95,7 @@ impl Op {
     }
 }
 
+/// What an action does, as far as cartlift models it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// `time-delay`: wait `seconds`; `calendar` describes a wait until a
@@ -190,6 +196,12 @@ impl Definition {
             .ok_or_else(|| {
                 anyhow!("`data.attributes.definition.actions`: expected an array of actions")
             })?;
+        if actions.len() > MAX_ACTIONS {
+            bail!(
+                "`data.attributes.definition.actions`: {} actions; expected at most {MAX_ACTIONS}",
+                actions.len()
+            );
+        }
         let mut out = Vec::with_capacity(actions.len());
         for (i, a) in actions.iter().enumerate() {
             let at = format!("data.attributes.definition.actions[{i}]");
@@ -218,17 +230,26 @@ impl Definition {
     }
 
     /// Every link names an action of the definition.
-    fn check_links(&self) -> Result<()> {
+    pub fn check_links(&self) -> Result<()> {
         if let Some(e) = &self.entry {
             if self.action(e).is_none() {
                 bail!("`entry_action_id`: `{e}` names no action of the definition");
             }
         }
+        // A flow is a tree: branches never join again, so no action has two
+        // parents (and walking every branch stays linear in the actions).
+        let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
         for a in &self.actions {
             for l in a.kind.links().into_iter().flatten() {
                 if self.action(l).is_none() {
                     bail!(
                         "action `{}` links to `{l}`, which is no action of the definition",
+                        a.id
+                    );
+                }
+                if let Some(first) = parent.insert(l, &a.id) {
+                    bail!(
+                        "action `{l}` is reached from both `{first}` and `{}`; expected a tree of actions (Klaviyo branches do not join)",
                         a.id
                     );
                 }
@@ -679,4 +700,50 @@ pub fn metric_names(doc: &Value) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_named_from_a_listing_or_an_events_page() {
+        let listing = json!({"data": [
+            {"type": "metric", "id": "M1", "attributes": {"name": "Started Checkout"}},
+            {"type": "metric", "id": "M2", "attributes": {"name": null}},
+        ]});
+        let page = json!({
+            "data": [{"type": "event", "id": "E1", "attributes": {},
+                      "relationships": {"metric": {"data": {"type": "metric", "id": "M3"}}}}],
+            "included": [{"type": "metric", "id": "M3", "attributes": {"name": "Added to Cart"}},
+                         {"type": "profile", "id": "P1", "attributes": {}}],
+        });
+        let a = metric_names(&listing);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a["M1"], "Started Checkout");
+        let b = metric_names(&page);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b["M3"], "Added to Cart");
+    }
+
+    #[test]
+    fn reentry_reads_every_unit_and_writes_back() {
+        for (unit, n, want) in [
+            ("day", 14, Reentry::After(14 * 86_400)),
+            ("week", 2, Reentry::After(14 * 86_400)),
+            ("hour", 36, Reentry::After(36 * 3600)),
+            ("alltime", 1, Reentry::Never),
+            ("alltime", 0, Reentry::Always),
+        ] {
+            let got = read_reentry(Some(&json!({"duration": n, "unit": unit}))).unwrap();
+            assert_eq!(got, Some(want), "{n} {unit}");
+        }
+        let e = read_reentry(Some(&json!({"duration": 1, "unit": "month"})))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("reentry_criteria.unit") && e.contains("month"),
+            "{e}"
+        );
+    }
 }

@@ -10,9 +10,11 @@
 //! the plain one on the other, the rest of the arm repeated on both (Klaviyo
 //! branches do not join again).
 
+use super::definition::MAX_ACTIONS;
 use super::definition::{Action, Definition, Kind, Op, Reentry};
 use super::incentive_tag;
 use crate::config::{Arm, FlowConfig, Step};
+use anyhow::{bail, Result};
 
 /// What the export needs beyond the flow file.
 #[derive(Debug, Clone, Default)]
@@ -36,9 +38,20 @@ struct Builder {
     warnings: Vec<String>,
 }
 
-/// Translates a flow file into a Klaviyo create-flow body. Never fails:
-/// what Klaviyo cannot express is listed in `warnings`.
-pub fn export(config: &FlowConfig, opts: &ExportOptions) -> Exported {
+/// Translates a flow file into a Klaviyo create-flow body; what Klaviyo
+/// cannot express is listed in `warnings`. Fails only when the flow would
+/// need more than [`MAX_ACTIONS`] actions (each incentive range splits the
+/// rest of its arm in two).
+pub fn export(config: &FlowConfig, opts: &ExportOptions) -> Result<Exported> {
+    for arm in &config.arms {
+        let n = actions_needed(&arm.steps);
+        if n > MAX_ACTIONS as f64 {
+            bail!(
+                "arm `{}`: its incentive ranges need about {n:.0} Klaviyo actions (each range splits the rest of the arm in two); expected at most {MAX_ACTIONS}",
+                arm.name
+            );
+        }
+    }
     let mut b = Builder {
         actions: Vec::new(),
         warnings: Vec::new(),
@@ -76,11 +89,28 @@ pub fn export(config: &FlowConfig, opts: &ExportOptions) -> Exported {
         entry,
         actions: b.actions.into_iter().map(|a| a.expect("filled")).collect(),
     };
-    Exported {
+    Ok(Exported {
         body: definition.to_create_body(),
         definition,
         warnings: b.warnings,
-    }
+    })
+}
+
+/// Actions the steps need: per step a delay, its value splits and one send
+/// per branch, each followed by a copy of the rest.
+fn actions_needed(steps: &[Step]) -> f64 {
+    steps.iter().rev().fold(0.0, |rest, s| {
+        let range = s
+            .incentive
+            .as_ref()
+            .map(|i| (i.min_cart_value, i.max_cart_value));
+        let (splits, sends) = match range {
+            Some((Some(_), Some(_))) => (2.0, 3.0),
+            Some((Some(_), None)) | Some((None, Some(_))) => (1.0, 2.0),
+            _ => (0.0, 1.0),
+        };
+        1.0 + splits + sends * (1.0 + rest)
+    })
 }
 
 impl Builder {
@@ -168,7 +198,7 @@ impl Builder {
                 arm.name, s.step, s.delay
             ));
         }
-        (secs + 59) / 60 * 60
+        secs.saturating_add(59) / 60 * 60
     }
 
     /// The send of step `i` (behind value splits when its incentive has a range).
@@ -264,7 +294,7 @@ impl Builder {
                 config.flow.reentry_cooldown
             ));
         }
-        Reentry::After((s + 3599) / 3600 * 3600)
+        Reentry::After(s.saturating_add(3599) / 3600 * 3600)
     }
 
     fn warn(&mut self, w: String) {

@@ -64,6 +64,7 @@ struct Walker<'a> {
 /// Translates a definition into a flow file; errors name the action and
 /// what was expected.
 pub fn import(def: &Definition, opts: &ImportOptions) -> Result<Imported> {
+    def.check_links()?;
     let mut w = Walker {
         def,
         warnings: Vec::new(),

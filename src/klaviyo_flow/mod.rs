@@ -109,7 +109,7 @@ mod tests {
 
     fn round_trip(text: &str) {
         let config = FlowConfig::parse(text).unwrap();
-        let out = export(&config, &ExportOptions::default());
+        let out = export(&config, &ExportOptions::default()).unwrap();
         let def = Definition::from_json(&out.body).unwrap();
         assert_eq!(def, out.definition);
         let back = import(
@@ -134,10 +134,14 @@ mod tests {
     #[test]
     fn export_is_deterministic_and_holds_out_first() {
         let config = FlowConfig::parse(EXPLORE).unwrap();
-        let a = serde_json::to_string(&export(&config, &ExportOptions::default()).body).unwrap();
-        let b = serde_json::to_string(&export(&config, &ExportOptions::default()).body).unwrap();
+        let a = serde_json::to_string(&export(&config, &ExportOptions::default()).unwrap().body)
+            .unwrap();
+        let b = serde_json::to_string(&export(&config, &ExportOptions::default()).unwrap().body)
+            .unwrap();
         assert_eq!(a, b);
-        let def = export(&config, &ExportOptions::default()).definition;
+        let def = export(&config, &ExportOptions::default())
+            .unwrap()
+            .definition;
         let entry = def.action(def.entry.as_deref().unwrap()).unwrap();
         match &entry.kind {
             definition::Kind::ArmSplit { arm, yes, .. } => {
@@ -149,6 +153,33 @@ mod tests {
         // 100.0 is written with its decimal point: the schema's oneOf
         // integer/number accepts only that form.
         assert!(a.contains("\"value\":100.0"), "{a}");
+    }
+
+    #[test]
+    fn a_flow_too_large_for_klaviyo_is_an_error_naming_the_arm() {
+        let mut config = FlowConfig::parse(SAMPLE).unwrap();
+        let template = config.arms[1].steps[3].clone();
+        config.arms[1].steps = (1..=12)
+            .map(|i| {
+                let mut s = template.clone();
+                s.step = i;
+                s.delay = crate::duration::Span::from_hours(i as i64);
+                if let Some(inc) = &mut s.incentive {
+                    inc.max_cart_value = Some(500.0);
+                }
+                s
+            })
+            .collect();
+        let e = export(&config, &ExportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("arm `flow`") && e.contains("at most 5000"),
+            "{e}"
+        );
+        config.arms[1].steps.truncate(5);
+        let out = export(&config, &ExportOptions::default()).unwrap();
+        assert!(out.definition.actions.len() <= definition::MAX_ACTIONS);
     }
 
     #[test]

@@ -237,7 +237,17 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
 /// create-flow body; what Klaviyo cannot express goes to stderr as warnings.
 fn write_klaviyo_flow(recommended: &str, out: &Path) -> Result<()> {
     let next = FlowConfig::parse(recommended).context("recommended_flow.toml does not parse")?;
-    let exported = crate::klaviyo_flow::export(&next, &Default::default());
+    let exported = match crate::klaviyo_flow::export(&next, &Default::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            // The rest of the report stands; the reason is not dropped.
+            eprintln!(
+                "warning: recommended_flow.klaviyo.json not written: {}",
+                crate::output::encode::terminal(&format!("{e:#}"))
+            );
+            return Ok(());
+        }
+    };
     for w in &exported.warnings {
         eprintln!(
             "warning: recommended_flow.klaviyo.json: {}",
