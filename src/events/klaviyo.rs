@@ -64,10 +64,16 @@ impl StepMap {
     /// flow was imported from Klaviyo).
     pub fn from_config(config: &crate::config::FlowConfig) -> StepMap {
         let mut m = StepMap::default();
+        if let Some(id) = config.klaviyo.as_ref().and_then(|k| k.flow_id.as_ref()) {
+            m.flow_ids.insert(id.clone());
+        }
         for arm in &config.arms {
             for s in &arm.steps {
                 if let Some(name) = &s.message {
                     m.steps.insert(name.trim().to_string(), s.step as i32);
+                }
+                for id in &s.klaviyo_message_ids {
+                    m.steps.insert(id.clone(), s.step as i32);
                 }
             }
         }
