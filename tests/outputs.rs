@@ -868,3 +868,139 @@ fn a_units_table_value_above_the_ceiling_is_named() {
     ]);
     assert_refused(&o, &["line 10", "`spend`", "1e308"]);
 }
+
+/// Runs `script` with `sh` in a private mount namespace where `full` (under
+/// `dir`) is a 96 KiB tmpfs, so writes there fail with ENOSPC. `None` when
+/// this system cannot make one (no user namespaces).
+fn on_a_small_disk(dir: &Path, script: &str) -> Option<Output> {
+    let full = dir.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let wrapped = format!("mount -t tmpfs -o size=96k tmpfs \"$FULL\" || exit 77\n{script}",);
+    let o = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &wrapped])
+        .env("FULL", &full)
+        .env("CARTLIFT", env!("CARGO_BIN_EXE_cartlift"))
+        .env("OUT", dir)
+        .output()
+        .ok()?;
+    if o.status.code() == Some(77) || String::from_utf8_lossy(&o.stderr).contains("unshare:") {
+        eprintln!("no private tmpfs here: {}", stderr(&o));
+        return None;
+    }
+    Some(o)
+}
+
+#[test]
+fn a_full_disk_names_the_file_and_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = simulated(dir.path(), "a.csv", "2000");
+    let script = format!(
+        r#"
+printf 'old\n' > "$FULL/carts.csv"
+"$CARTLIFT" paths {ev} --flow {flow} --out "$FULL/carts.csv" -q 2> "$OUT/paths.err"
+echo $? > "$OUT/paths.code"
+cat "$FULL/carts.csv" > "$OUT/carts.after"
+"$CARTLIFT" ingest {ev} --out "$FULL/events.ndjson" -q 2> "$OUT/ingest.err"
+echo $? > "$OUT/ingest.code"
+mkdir "$FULL/report" && printf 'earlier\n' > "$FULL/report/summary.json" && : > "$FULL/report/.cartlift-report"
+"$CARTLIFT" report {ev} --flow {flow} --out "$FULL/report" -q 2> "$OUT/report.err"
+echo $? > "$OUT/report.code"
+cat "$FULL/report/summary.json" > "$OUT/summary.after"
+ls -A "$FULL" "$FULL/report" > "$OUT/listing"
+"#,
+        ev = s(&events),
+        flow = s(&sample_flow()),
+    );
+    let Some(o) = on_a_small_disk(dir.path(), &script) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    for (cmd, file) in [
+        ("paths", "carts.csv"),
+        ("ingest", "events.ndjson"),
+        ("report", "report"),
+    ] {
+        let code = read(&format!("{cmd}.code"));
+        let err = read(&format!("{cmd}.err"));
+        assert_eq!(code.trim(), "1", "{cmd} on a full disk: {err}");
+        assert!(err.contains(file), "{cmd}'s error names {file}: {err}");
+        assert!(
+            err.contains("No space left") || err.contains("disk full"),
+            "{cmd}'s error says the disk is full: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(read("carts.after"), "old\n", "the previous output is kept");
+    assert_eq!(
+        read("summary.after"),
+        "earlier\n",
+        "the previous report is kept"
+    );
+    let listing = read("listing");
+    assert!(
+        !listing.contains("cartlift-tmp"),
+        "temporary files left: {listing}"
+    );
+    assert!(
+        !listing.lines().any(|l| l.trim() == "events.ndjson"),
+        "a half-written output: {listing}"
+    );
+}
+
+#[test]
+fn a_statistics_table_out_of_range_is_refused_by_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = simulated(dir.path(), "a.csv", "300");
+    let carts = dir.path().join("carts.parquet");
+    let stats = dir.path().join("stats.csv");
+    let flow = sample_flow();
+    run(&[
+        "paths",
+        s(&events),
+        "--flow",
+        s(&flow),
+        "--out",
+        s(&carts),
+        "-q",
+    ]);
+    run(&[
+        "lift",
+        s(&carts),
+        "--flow",
+        s(&flow),
+        "--write-stats",
+        s(&stats),
+        "-q",
+    ]);
+    let text = std::fs::read_to_string(&stats).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    // Each edit makes one revenue row impossible for values up to 1e12.
+    for (column, value, named) in [
+        ("m2", "1e300", "m2"),
+        ("sum_cube", "1e307", "sum_cube"),
+        ("n", "1e300", "n"),
+        ("mean", "1e197", "mean"),
+        ("nonzero", "1e9", "nonzero"),
+    ] {
+        let mut line_no = 0;
+        let edited: Vec<String> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+                if line_no == 0 && i > 0 && cells[col("metric")] == "revenue_per_recipient" {
+                    line_no = i + 1;
+                    cells[col(column)] = value.to_string();
+                }
+                cells.join(",")
+            })
+            .collect();
+        let bad = dir.path().join(format!("bad_{column}.csv"));
+        std::fs::write(&bad, edited.join("\n") + "\n").unwrap();
+        let o = cartlift(&["lift", "--stats", s(&bad), "--flow", s(&flow), "-q"]);
+        assert_refused(&o, &[&format!("line {line_no}"), &format!("`{named}`")]);
+        assert!(!stdout(&o).contains("inf"), "{}", stdout(&o));
+    }
+}

@@ -100,13 +100,7 @@ pub fn sniff_pages(path: &Path) -> bool {
     let Ok(file) = super::source::open(path) else {
         return false;
     };
-    let reader = std::io::BufReader::new(file);
-    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
-    match stream.next() {
-        Some(Ok(Value::Array(items))) => items.first().is_some_and(is_page),
-        Some(Ok(v)) => is_page(&v),
-        _ => false,
-    }
+    super::source::first_json_value(std::io::BufReader::new(file)).is_some_and(|v| is_page(&v))
 }
 
 /// Whether CSV columns are a Klaviyo metric export.

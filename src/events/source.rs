@@ -500,38 +500,173 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
     }
 }
 
+/// The first JSON value of a stream, or the first element when that value
+/// is an array (read no further than that element, so sniffing a large
+/// array costs one element). `None` when the stream does not start with
+/// valid JSON.
+pub fn first_json_value<R: std::io::Read>(reader: R) -> Option<Value> {
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    struct First(Option<Value>);
+    impl<'de> Visitor<'de> for &mut First {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.0 = seq.next_element::<Value>()?;
+            // Stop here: the rest of the array is not read.
+            Err(serde::de::Error::custom("first element read"))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+            let v =
+                serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            self.0 = Some(v);
+            Ok(())
+        }
+    }
+    let mut first = First(None);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let _ = (&mut de).deserialize_any(&mut first);
+    first.0
+}
+
+/// One element of a JSON array of events: an object (with the first key
+/// it gives twice, if any: such an object is quarantined, as on an NDJSON
+/// line) or any other value.
+enum Element {
+    Object(Map<String, Value>, Option<String>),
+    Other(Value),
+}
+
+impl<'de> serde::Deserialize<'de> for Element {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Element, D::Error> {
+        use serde::de::value::SeqAccessDeserializer;
+        use serde::Deserialize;
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Element;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Element, A::Error> {
+                let mut map = Map::new();
+                let mut twice = None;
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.contains_key(&key) {
+                        twice.get_or_insert(key);
+                    } else {
+                        map.insert(key, value);
+                    }
+                }
+                Ok(Element::Object(map, twice))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Element::Other)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
+                Ok(Element::Other(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+                Ok(Element::Other(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+                Ok(Element::Other(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+                Ok(Element::Other(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Element, E> {
+                Ok(Element::Other(Value::String(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Element, E> {
+                Ok(Element::Other(Value::Null))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A file that is one JSON array of events, read element by element (the
+/// array is never held whole: memory stays at one element).
 fn read_json_array(
     path: &Path,
-    mut reader: BufReader<File>,
+    reader: BufReader<File>,
     each: &mut dyn FnMut(RawRow) -> Result<()>,
 ) -> Result<()> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: read error", path.display()))?;
-    let items: Vec<Value> = serde_json::from_slice(&bytes).with_context(|| {
+    use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+
+    /// Visits the array's elements in order, handing each to `each`; the
+    /// first error `each` returns stops the walk and is kept in `failed`.
+    struct Elements<'a> {
+        each: &'a mut dyn FnMut(RawRow) -> Result<()>,
+        failed: Option<anyhow::Error>,
+    }
+    impl<'de> Visitor<'de> for &mut Elements<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of events")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut line = 0u64;
+            while let Some(item) = seq.next_element::<Element>()? {
+                line += 1;
+                let (raw, fields) = match item {
+                    Element::Object(map, twice) => {
+                        let raw = Value::Object(map.clone()).to_string();
+                        match twice {
+                            None => (raw, Ok(map)),
+                            Some(key) => (
+                                raw,
+                                Err(Rejection::new(
+                                    Reason::MalformedRow,
+                                    None,
+                                    format!(
+                                        "invalid JSON object: key `{key}` appears twice in one object"
+                                    ),
+                                )),
+                            ),
+                        }
+                    }
+                    Element::Other(other) => (
+                        other.to_string(),
+                        Err(Rejection::new(
+                            Reason::MalformedRow,
+                            None,
+                            format!("a JSON {}; expected an object", kind_name(&other)),
+                        )),
+                    ),
+                };
+                if let Err(e) = (self.each)(RawRow { line, raw, fields }) {
+                    self.failed = Some(e);
+                    return Err(serde::de::Error::custom("stopped"));
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for &mut Elements<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    let mut elements = Elements { each, failed: None };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let walked = (&mut elements).deserialize(&mut de).and_then(|()| de.end());
+    if let Some(e) = elements.failed {
+        return Err(e);
+    }
+    walked.with_context(|| {
         format!(
             "{}: not a valid JSON array of events; expected `[{{...}}, ...]` or one object per line",
             path.display()
         )
-    })?;
-    for (i, item) in items.into_iter().enumerate() {
-        let raw = item.to_string();
-        let fields = match item {
-            Value::Object(map) => Ok(map),
-            other => Err(Rejection::new(
-                Reason::MalformedRow,
-                None,
-                format!("a JSON {}; expected an object", kind_name(&other)),
-            )),
-        };
-        each(RawRow {
-            line: i as u64 + 1,
-            raw,
-            fields,
-        })?;
-    }
-    Ok(())
+    })
 }
 
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
@@ -590,5 +725,54 @@ fn any_to_json(v: AnyValue) -> Value {
             Value::String(super::fields::format_timestamp(micros))
         }
         other => Value::String(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array_rows(text: &str) -> Result<Vec<(u64, Result<Map<String, Value>, String>)>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.json");
+        std::fs::write(&path, text).unwrap();
+        let mut rows = Vec::new();
+        read_rows(&path, Container::Ndjson, &mut |r| {
+            rows.push((r.line, r.fields.map_err(|e| e.detail.clone())));
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    #[test]
+    fn a_json_array_is_read_element_by_element_with_the_ndjson_rules() {
+        let rows =
+            array_rows(r#" [ {"a": 1}, 7, {"b": 2, "b": 3}, {"c": [1, {"d": null}]} ] "#).unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0].0, 1);
+        assert_eq!(rows[0].1.as_ref().unwrap()["a"], 1);
+        assert!(rows[1].1.as_ref().unwrap_err().contains("a JSON number"));
+        assert!(rows[2]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("`b` appears twice"));
+        assert_eq!(rows[3].0, 4);
+        assert!(rows[3].1.is_ok());
+        let e = array_rows(r#"[{"a": 1}, {"a": "#).unwrap_err();
+        assert!(format!("{e:#}").contains("events.json"), "{e:#}");
+        let e = array_rows(r#"[{"a": 1}] trailing"#).unwrap_err();
+        assert!(format!("{e:#}").contains("not a valid JSON array"), "{e:#}");
+    }
+
+    #[test]
+    fn sniffing_reads_only_the_first_element() {
+        let first = first_json_value(&br#"[{"type": "event"}, oops"#[..]).unwrap();
+        assert_eq!(first["type"], "event");
+        assert_eq!(
+            first_json_value(&br#"{"data": []} {"#[..]).unwrap()["data"],
+            Value::Array(vec![])
+        );
+        assert!(first_json_value(&b"nope"[..]).is_none());
     }
 }

@@ -97,11 +97,26 @@ impl EventColumns {
 pub fn write_events_owned(events: Vec<Event>, path: &Path) -> Result<()> {
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".parquet") || name.ends_with(".pq") {
+        // Column builders hold one row group at a time: each is turned into
+        // Arrow arrays (and its strings freed) before the next is filled,
+        // so the log is never held as both events and builders.
+        const ROWS: usize = 512 * 512;
+        let mut frame: Option<DataFrame> = None;
         let mut cols = EventColumns::default();
-        for e in events {
-            cols.push_owned(e);
+        let mut events = events.into_iter().peekable();
+        while events.peek().is_some() || frame.is_none() {
+            for e in events.by_ref().take(ROWS) {
+                cols.push_owned(e);
+            }
+            let part = std::mem::take(&mut cols).into_frame()?;
+            match &mut frame {
+                Some(f) => {
+                    f.vstack_mut(&part)?;
+                }
+                None => frame = Some(part),
+            }
         }
-        write_parquet(&mut cols.into_frame()?, path)
+        write_parquet(frame.as_mut().expect("at least one part"), path)
     } else {
         write_events(&events, path)
     }

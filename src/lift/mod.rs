@@ -404,7 +404,12 @@ fn headlines(kind: MetricKind, mc: &Moments, mt: &Moments, alpha: f64) -> (Headl
 }
 
 fn arm_guidance(m: &Moments) -> ArmGuidance {
-    let skewness = m.central().skewness().unwrap_or(0.0);
+    let skewness = m
+        .central()
+        .skewness()
+        .ok()
+        .filter(|s| s.is_finite())
+        .unwrap_or(0.0);
     let kohavi_min_n = stats::kohavi_minimum_n(skewness);
     ArmGuidance {
         n: m.n,
@@ -491,6 +496,18 @@ fn compare(
         r.headline_relative = withheld("none", &why);
         r.error = Some(why);
         return r;
+    }
+    for (arm, m) in [("control", &mc), ("treatment", &mt)] {
+        if let Err((column, what)) = m.check_plausible() {
+            let why = format!(
+                "the {arm} arm's statistics are out of range (`{column}` has {what}); \
+                 no statistic is computed from them"
+            );
+            r.headline = withheld("none", &why);
+            r.headline_relative = withheld("none", &why);
+            r.error = Some(why);
+            return r;
+        }
     }
     (r.headline, r.headline_relative) = headlines(spec.kind, &mc, &mt, opts.alpha);
     if spec.kind == MetricKind::Mean {

@@ -26,6 +26,10 @@ pub struct MetricSpec {
     pub guardrail: Option<f64>,
 }
 
+/// The most units one cell of a statistics table may hold: far above any
+/// store's customers, low enough that every sum stays finite.
+pub const MAX_UNITS: f64 = 1e12;
+
 /// Sums over the units of one arm in one segment for one metric.
 ///
 /// `y` is the unit's value (0/1 for proportions), `d` a ratio metric's
@@ -95,6 +99,73 @@ impl Moments {
         self.sum_cov_num += o.sum_cov_num;
         self.sum_messages += o.sum_messages;
         (self.mean, self.m2, self.m3) = (c.mean, c.m2, c.m3);
+    }
+
+    /// Whether these sums can come from units whose values lie within the
+    /// README's ceilings (at most [`MAX_UNITS`] units, each value of `y`,
+    /// the denominator, the covariate and the messages at most
+    /// [`crate::validate::MAX_AMOUNT`] in magnitude), and agree with each
+    /// other (no more buyers than units, non-negative variances, a mean that
+    /// is the sum over `n`). Every statistic computed from sums that pass
+    /// is finite; the error names the first column that fails.
+    ///
+    /// # Errors
+    /// `(column, what was expected)`.
+    pub fn check_plausible(&self) -> Result<(), (&'static str, String)> {
+        let v = crate::validate::MAX_AMOUNT;
+        let n = self.n;
+        if !(0.0..=MAX_UNITS).contains(&n) || n.fract() != 0.0 {
+            return Err((
+                "n",
+                format!("a whole number of units from 0 to {MAX_UNITS:e}"),
+            ));
+        }
+        let within = |x: f64, bound: f64| x.is_finite() && x.abs() <= bound * (1.0 + 1e-9);
+        let checks: [(&'static str, f64, f64, &str); 14] = [
+            ("sum", self.sum, n * v, "n × 1e12"),
+            ("sum_sq", self.sum_sq, n * v * v, "n × 1e24"),
+            ("sum_cube", self.sum_cube, n * v * v * v, "n × 1e36"),
+            ("sum_den", self.sum_den, n * v, "n × 1e12"),
+            ("sum_den_sq", self.sum_den_sq, n * v * v, "n × 1e24"),
+            ("sum_num_den", self.sum_num_den, n * v * v, "n × 1e24"),
+            ("sum_cov", self.sum_cov, n * v, "n × 1e12"),
+            ("sum_cov_sq", self.sum_cov_sq, n * v * v, "n × 1e24"),
+            ("sum_cov_num", self.sum_cov_num, n * v * v, "n × 1e24"),
+            ("sum_messages", self.sum_messages, n * v, "n × 1e12"),
+            ("nonzero", self.nonzero, n, "at most n"),
+            ("mean", self.mean, v, "at most 1e12 in magnitude"),
+            ("m2", self.m2, n * 4.0 * v * v, "n × 4e24"),
+            ("m3", self.m3, n * 8.0 * v * v * v, "n × 8e36"),
+        ];
+        for (column, x, bound, words) in checks {
+            if !within(x, bound) {
+                return Err((
+                    column,
+                    format!(
+                        "{} where at most {words} is possible",
+                        crate::validate::shown(x)
+                    ),
+                ));
+            }
+        }
+        if self.sum_sq < 0.0 || self.m2 < 0.0 || self.nonzero < 0.0 || self.sum_den_sq < 0.0 {
+            return Err(("m2", "a negative sum of squares".into()));
+        }
+        if self.m2 == 0.0 && self.m3 != 0.0 {
+            return Err(("m3", "0 when `m2` is 0 (a constant arm has no skew)".into()));
+        }
+        let spread = n * (1.0 + (self.m2 / n.max(1.0)).sqrt() + self.mean.abs());
+        if n > 0.0 && (self.mean * n - self.sum).abs() > 1e-6 * (self.sum.abs() + spread) {
+            return Err((
+                "mean",
+                format!(
+                    "the sum over n ({}); it is {}",
+                    crate::validate::shown(self.sum / n),
+                    crate::validate::shown(self.mean)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The centred moments of `y`.
@@ -517,6 +588,9 @@ impl StatsTable {
                 sum_cov_num: num(8).unwrap_or(0.0),
                 sum_messages: num(9).unwrap_or(0.0),
             };
+            if let Err((column, what)) = m.check_plausible() {
+                bail!("{}", at(&format!("column `{column}` has {what}")));
+            }
             match specs.iter_mut().find(|s| s.name == name) {
                 Some(s) => {
                     if s.kind != kind {
@@ -717,6 +791,39 @@ fn read_records(path: &Path) -> Result<Vec<(usize, Record)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_beyond_the_value_ceiling_are_implausible() {
+        let mut m = Moments::default();
+        for y in [0.0, 0.0, 25.0, 1e12, -3.5] {
+            m.push(y, 1.0, 2.0, 3.0);
+        }
+        assert_eq!(m.check_plausible(), Ok(()));
+        let constant = {
+            let mut c = Moments::default();
+            (0..4).for_each(|_| c.push(7.0, 0.0, 0.0, 0.0));
+            c
+        };
+        assert_eq!(constant.check_plausible(), Ok(()));
+        let bad = |f: &dyn Fn(&mut Moments)| {
+            let mut b = m;
+            f(&mut b);
+            b.check_plausible().unwrap_err().0
+        };
+        assert_eq!(bad(&|b| b.n = 1e13), "n");
+        assert_eq!(bad(&|b| b.n = 2.5), "n");
+        assert_eq!(bad(&|b| b.sum_sq = 1e300), "sum_sq");
+        assert_eq!(bad(&|b| b.m2 = f64::INFINITY), "m2");
+        assert_eq!(bad(&|b| b.m2 = -1.0), "m2");
+        assert_eq!(bad(&|b| b.nonzero = 6.0), "nonzero");
+        assert_eq!(bad(&|b| b.mean = 1e11), "mean");
+        assert_eq!(
+            bad(&|b| {
+                b.m2 = 0.0;
+            }),
+            "m3"
+        );
+    }
 
     fn spec(name: &str, kind: MetricKind) -> MetricSpec {
         MetricSpec {

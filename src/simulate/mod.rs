@@ -865,7 +865,8 @@ fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Re
     let mut events: Vec<Event> = Vec::with_capacity(results.iter().map(|r| r.events.len()).sum());
     let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
     for r in results.iter_mut() {
-        events.append(&mut r.events);
+        // Moved out whole, so each customer's buffer is freed as it goes.
+        events.extend(std::mem::take(&mut r.events));
         for (k, v) in &r.injected {
             *injected.entry(k).or_default() += v;
         }
