@@ -70,9 +70,12 @@ enum Command {
 #[derive(clap::Args)]
 struct PolicyArgs {
     /// Carts table from `paths` (.parquet), or events to reconstruct first.
-    input: PathBuf,
-    #[arg(long)]
-    flow: PathBuf,
+    #[arg(required_unless_present = "units")]
+    input: Option<PathBuf>,
+    #[arg(long, required_unless_present = "units")]
+    flow: Option<PathBuf>,
+    #[command(flatten)]
+    table: PolicyTableArgs,
     /// The arm running today (default: the first treatment arm in the flow file).
     #[arg(long)]
     current: Option<String>,
@@ -85,8 +88,55 @@ struct PolicyArgs {
     #[arg(long)]
     json: Option<PathBuf>,
     /// The next flow file: the recommended arm beside the holdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "units")]
     write_flow: Option<PathBuf>,
+}
+
+/// `policy --units`: a learned policy tree on a recipients table.
+#[derive(clap::Args)]
+struct PolicyTableArgs {
+    /// Table mode: one row per randomized unit (.csv or .parquet).
+    #[arg(long, conflicts_with_all = ["input", "flow"], requires_all = ["arm_col", "control", "metric", "covariates"])]
+    units: Option<PathBuf>,
+    /// Table mode: the column holding each unit's arm.
+    #[arg(long)]
+    arm_col: Option<String>,
+    /// Table mode: the control arm's name.
+    #[arg(long)]
+    control: Option<String>,
+    /// Table mode: the outcome column.
+    #[arg(long)]
+    metric: Option<String>,
+    /// Table mode: cost of any arm but the control, per unit, in value units.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_number)]
+    cost_per_treated: f64,
+    /// Table mode: value of one unit of the metric.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_number)]
+    value_per_unit: f64,
+    /// Table mode: covariate columns (numbers, or text as categories).
+    #[arg(long, value_delimiter = ',')]
+    covariates: Vec<String>,
+    /// Table mode: column of `train` / `test`; learn on train, report on test.
+    #[arg(long)]
+    split_col: Option<String>,
+    /// Table mode: per reported unit, predicted uplift per arm and the policy's arm (CSV).
+    #[arg(long, requires = "units")]
+    scores: Option<PathBuf>,
+    /// Table mode: cross-fitting folds.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Table mode: policy tree depth (0 to 3).
+    #[arg(long, default_value_t = 2)]
+    depth: usize,
+    /// Table mode: fewest units per leaf, as a share of the training units.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_share)]
+    min_leaf: f64,
+    /// Table mode: seed of the fold assignment.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Table mode: the predicted uplift the ranking diagnostics sort by.
+    #[arg(long, value_enum, default_value = "dr-learner")]
+    ranker: cartlift::uplift::Ranker,
 }
 
 #[derive(clap::Args)]
@@ -759,31 +809,76 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
 
 fn run_policy(a: PolicyArgs) -> Result<()> {
     use cartlift::policy;
+    if let Some(units) = &a.table.units {
+        return run_policy_table(units, &a);
+    }
+    let (Some(input), Some(flow)) = (&a.input, &a.flow) else {
+        bail!("expected a carts table and --flow, or --units");
+    };
     claim(
-        &[("input", &a.input), ("--flow", &a.flow)],
+        &[("input", input), ("--flow", flow)],
         &[
             ("--json", a.json.as_ref()),
             ("--write-flow", a.write_flow.as_ref()),
         ],
     )?;
-    let config = FlowConfig::load(&a.flow)?;
-    policy::check_config(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
-    let carts = cartlift::lift::load_carts(&a.input, &config)?;
+    let config = FlowConfig::load(flow)?;
+    policy::check_config(&config).with_context(|| format!("flow config {}", flow.display()))?;
+    let carts = cartlift::lift::load_carts(input, &config)?;
     let opts = policy::PolicyOptions {
         alpha: a.alpha,
         current: a.current.clone(),
         explore: a.explore,
     };
     let report = policy::analyze(&carts, &config, &opts)
-        .with_context(|| format!("policy from {}", a.input.display()))?;
+        .with_context(|| format!("policy from {}", input.display()))?;
     say(&policy::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
     }
     if let Some(p) = &a.write_flow {
-        let text = policy::next_flow(&config, &report, &a.input.display().to_string())?;
+        let text = policy::next_flow(&config, &report, &input.display().to_string())?;
         output::write_bytes(p, text.as_bytes())?;
         outln!("next flow: {}", p.display());
+    }
+    Ok(())
+}
+
+fn run_policy_table(units: &PathBuf, a: &PolicyArgs) -> Result<()> {
+    use cartlift::uplift;
+    let t = &a.table;
+    claim(
+        &[("--units", units)],
+        &[("--json", a.json.as_ref()), ("--scores", t.scores.as_ref())],
+    )?;
+    let opts = uplift::TableOptions {
+        arm_col: t.arm_col.clone().unwrap_or_default(),
+        control: t.control.clone().unwrap_or_default(),
+        metric: t.metric.clone().unwrap_or_default(),
+        cost_per_treated: t.cost_per_treated,
+        value_per_unit: t.value_per_unit,
+        covariates: t.covariates.clone(),
+        split_col: t.split_col.clone(),
+        folds: t.folds,
+        depth: t.depth,
+        grid: 32,
+        min_leaf_share: t.min_leaf,
+        current: a.current.clone(),
+        alpha: a.alpha,
+        seed: t.seed,
+        ranker: t.ranker,
+    };
+    let df = uplift::read_table(units)?;
+    let report = stage("policy tree and its honest value", || {
+        uplift::run_table(&df, &units.display().to_string(), &opts)
+    })?;
+    say(&uplift::render::render(&report));
+    if let Some(p) = &a.json {
+        write_json(p, &report)?;
+    }
+    if let Some(p) = &t.scores {
+        output::write_file(p, |f| uplift::render::write_scores(&report, f))?;
+        outln!("scores: {}", p.display());
     }
     Ok(())
 }
