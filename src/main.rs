@@ -113,14 +113,15 @@ struct PolicyTableArgs {
     /// Table mode: value of one unit of the metric.
     #[arg(long, default_value_t = 1.0, value_parser = parse_number)]
     value_per_unit: f64,
-    /// Table mode: covariate columns (numbers, or text as categories).
+    /// Covariate columns (numbers, or text as categories); on a carts table,
+    /// a learned policy over `all` or some of the carts' covariates.
     #[arg(long, value_delimiter = ',')]
     covariates: Vec<String>,
     /// Table mode: column of `train` / `test`; learn on train, report on test.
     #[arg(long)]
     split_col: Option<String>,
-    /// Table mode: per reported unit, predicted uplift per arm and the policy's arm (CSV).
-    #[arg(long, requires = "units")]
+    /// Per reported unit, predicted uplift per arm and the policy's arm (CSV).
+    #[arg(long)]
     scores: Option<PathBuf>,
     /// Table mode: cross-fitting folds.
     #[arg(long, default_value_t = 5)]
@@ -137,6 +138,9 @@ struct PolicyTableArgs {
     /// Table mode: the predicted uplift the ranking diagnostics sort by.
     #[arg(long, value_enum, default_value = "dr-learner")]
     ranker: cartlift::uplift::Ranker,
+    /// Table mode: the design's split, ARM=W,... (default: the arms' shares in the table).
+    #[arg(long, requires = "units", value_parser = parse_weights)]
+    weights: Option<Weights>,
 }
 
 #[derive(clap::Args)]
@@ -815,6 +819,14 @@ fn run_policy(a: PolicyArgs) -> Result<()> {
     let (Some(input), Some(flow)) = (&a.input, &a.flow) else {
         bail!("expected a carts table and --flow, or --units");
     };
+    if !a.table.covariates.is_empty() {
+        return run_policy_carts(input, flow, &a);
+    }
+    if a.table.scores.is_some() {
+        bail!(
+            "--scores: expected --units or --covariates (the grid policy has no per-unit scores)"
+        );
+    }
     claim(
         &[("input", input), ("--flow", flow)],
         &[
@@ -845,19 +857,87 @@ fn run_policy(a: PolicyArgs) -> Result<()> {
 }
 
 fn run_policy_table(units: &PathBuf, a: &PolicyArgs) -> Result<()> {
-    use cartlift::uplift;
     let t = &a.table;
     claim(
         &[("--units", units)],
         &[("--json", a.json.as_ref()), ("--scores", t.scores.as_ref())],
     )?;
-    let opts = uplift::TableOptions {
-        arm_col: t.arm_col.clone().unwrap_or_default(),
-        control: t.control.clone().unwrap_or_default(),
-        metric: t.metric.clone().unwrap_or_default(),
+    let opts = learned_options(
+        a,
+        t.arm_col.clone().unwrap_or_default(),
+        t.control.clone().unwrap_or_default(),
+        t.metric.clone().unwrap_or_default(),
+        t.covariates.clone(),
+        t.weights.as_ref().map(|w| w.0.clone()),
+    );
+    let df = cartlift::uplift::read_table(units)?;
+    learned_policy(&df, &units.display().to_string(), &opts, a)
+}
+
+/// `policy CARTS --flow F --covariates ...`: the learned policy on the
+/// carts, one unit per customer, arms at the flow's weights.
+fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<()> {
+    use cartlift::uplift::carts;
+    if a.write_flow.is_some() {
+        bail!("--write-flow with --covariates: a policy tree is not yet written back as flow branches; drop one of the two");
+    }
+    claim(
+        &[("input", input), ("--flow", flow)],
+        &[
+            ("--json", a.json.as_ref()),
+            ("--scores", a.table.scores.as_ref()),
+        ],
+    )?;
+    let config = FlowConfig::load(flow)?;
+    cartlift::policy::check_config(&config)
+        .with_context(|| format!("flow config {}", flow.display()))?;
+    let covariates = carts::cart_covariates(&a.table.covariates)?;
+    let df = cartlift::lift::load_carts(input, &config)?;
+    let (table, without_value) = carts::carts_table(&df, &config)?;
+    if without_value > 0 {
+        outln!("{without_value} customers left out: their first entry has no cart value");
+    }
+    let weights = config
+        .arms
+        .iter()
+        .map(|arm| (arm.name.clone(), arm.weight))
+        .collect();
+    let mut a_current = a.current.clone();
+    if a_current.is_none() {
+        a_current = config
+            .arms
+            .iter()
+            .find(|x| !x.holdout)
+            .map(|x| x.name.clone());
+    }
+    let mut opts = learned_options(
+        a,
+        "arm".into(),
+        config.holdout().name.clone(),
+        carts::OUTCOME.into(),
+        covariates,
+        Some(weights),
+    );
+    opts.current = a_current;
+    learned_policy(&table, &input.display().to_string(), &opts, a)
+}
+
+fn learned_options(
+    a: &PolicyArgs,
+    arm_col: String,
+    control: String,
+    metric: String,
+    covariates: Vec<String>,
+    weights: Option<Vec<(String, f64)>>,
+) -> cartlift::uplift::TableOptions {
+    let t = &a.table;
+    cartlift::uplift::TableOptions {
+        arm_col,
+        control,
+        metric,
         cost_per_treated: t.cost_per_treated,
         value_per_unit: t.value_per_unit,
-        covariates: t.covariates.clone(),
+        covariates,
         split_col: t.split_col.clone(),
         folds: t.folds,
         depth: t.depth,
@@ -867,16 +947,25 @@ fn run_policy_table(units: &PathBuf, a: &PolicyArgs) -> Result<()> {
         alpha: a.alpha,
         seed: t.seed,
         ranker: t.ranker,
-    };
-    let df = uplift::read_table(units)?;
+        weights,
+    }
+}
+
+fn learned_policy(
+    df: &polars::prelude::DataFrame,
+    source: &str,
+    opts: &cartlift::uplift::TableOptions,
+    a: &PolicyArgs,
+) -> Result<()> {
+    use cartlift::uplift;
     let report = stage("policy tree and its honest value", || {
-        uplift::run_table(&df, &units.display().to_string(), &opts)
+        uplift::run_table(df, source, opts)
     })?;
     say(&uplift::render::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
     }
-    if let Some(p) = &t.scores {
+    if let Some(p) = &a.table.scores {
         output::write_file(p, |f| uplift::render::write_scores(&report, f))?;
         outln!("scores: {}", p.display());
     }

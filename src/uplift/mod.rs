@@ -24,6 +24,7 @@
 //!    the top share by predicted uplift over treating the same share at
 //!    random, on the reporting part.
 
+pub mod carts;
 pub mod features;
 pub mod outcome;
 pub mod rank;
@@ -67,6 +68,10 @@ pub struct TableOptions {
     pub seed: u64,
     /// How units are ranked for the ranking diagnostics.
     pub ranker: Ranker,
+    /// The design's arm weights (ARM, weight), when known: the
+    /// randomization probabilities are these normalized; else each arm's
+    /// share of the part being scored.
+    pub weights: Option<Vec<(String, f64)>>,
 }
 
 /// The predicted uplift the ranking diagnostics sort by.
@@ -183,6 +188,9 @@ pub struct UpliftReport {
     pub values: Vec<Valued>,
     /// The tree's gain over the control, over the best single arm, over today.
     pub gains: Vec<Valued>,
+    /// The single arm with the highest net score on all training units
+    /// (the comparator on a test part; held-out folds each use their own).
+    pub best_single_arm: String,
     /// The chosen tree's value on the very units it was learned from (optimistic; for contrast).
     pub same_data_value: f64,
     pub decision: Decision,
@@ -260,6 +268,24 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
         .map(|a| arms.iter().position(|x| x == a).expect("arm listed"))
         .collect();
 
+    let design: Option<Vec<f64>> = match &opts.weights {
+        None => None,
+        Some(w) => {
+            let mut out = Vec::with_capacity(arms.len());
+            for arm in &arms {
+                let Some((_, weight)) = w.iter().find(|(a, _)| a == arm) else {
+                    bail!(
+                        "--weights: arm `{arm}` is in {source} but has no weight (weights given for {})",
+                        w.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                };
+                out.push(*weight);
+            }
+            let total: f64 = out.iter().sum();
+            Some(out.into_iter().map(|x| x / total).collect())
+        }
+    };
+
     // Parts.
     let (train, test): (Vec<usize>, Option<Vec<usize>>) = match &opts.split_col {
         None => ((0..df.height()).collect(), None),
@@ -298,10 +324,12 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             );
         }
     }
-    let propensity: Vec<f64> = train_counts
-        .iter()
-        .map(|&n| n as f64 / train.len() as f64)
-        .collect();
+    let propensity: Vec<f64> = design.clone().unwrap_or_else(|| {
+        train_counts
+            .iter()
+            .map(|&n| n as f64 / train.len() as f64)
+            .collect()
+    });
     let net = |g: f64, a: usize| {
         opts.value_per_unit * g - if a == 0 { 0.0 } else { opts.cost_per_treated }
     };
@@ -407,7 +435,9 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             if let Some(a) = test_counts.iter().position(|&c| c == 0) {
                 bail!("{source}: arm `{}` has no unit in the test part", arms[a]);
             }
-            let p_test: Vec<f64> = test_counts.iter().map(|&c| c as f64 / m as f64).collect();
+            let p_test: Vec<f64> = design
+                .clone()
+                .unwrap_or_else(|| test_counts.iter().map(|&c| c as f64 / m as f64).collect());
             let g = aipw_scores(&ys, &as_, &mu_t, &p_test);
             report_rewards = g
                 .iter()
@@ -540,8 +570,14 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
         rankings.push(Ranking {
             arm: arms[a].clone(),
             units: pair.len(),
-            qini_auc: rank::qini_auc_score(&py, &pu, &pt, true),
-            uplift_auc: rank::uplift_auc_score(&py, &pu, &pt),
+            // The perfect curves that normalize the areas exist for 0/1
+            // outcomes only (scikit-uplift refuses any other).
+            qini_auc: binary
+                .then(|| rank::qini_auc_score(&py, &pu, &pt, true))
+                .flatten(),
+            uplift_auc: binary
+                .then(|| rank::uplift_auc_score(&py, &pu, &pt))
+                .flatten(),
             uplift_at_30_by_group: rank::uplift_at_k(&py, &pu, &pt, rank::Strategy::ByGroup, 0.3),
             uplift_at_30_overall: rank::uplift_at_k(&py, &pu, &pt, rank::Strategy::Overall, 0.3),
             deciles: rank::uplift_by_decile(&py, &pu, &pt),
@@ -587,6 +623,7 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
         tree: view(&tree, &x, &arms),
         values,
         gains,
+        best_single_arm: arms[best_single(&all_rows)].clone(),
         same_data_value,
         decision,
         rankings,
