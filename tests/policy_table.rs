@@ -15,6 +15,11 @@ use std::path::Path;
 /// for age > 0.5 and lowers it by 4 points below; `channel` and `noise` do
 /// nothing. Every third row is `test`.
 fn planted_table(path: &Path, n: usize, seed: u64) {
+    table_with_rates(path, n, seed, planted_rate)
+}
+
+/// A randomized offer test whose purchase rate under each arm is `rate`.
+fn table_with_rates(path: &Path, n: usize, seed: u64, rate: fn(bool, f64) -> f64) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut text = String::from("arm,age,channel,noise,bought,part\n");
     for i in 0..n {
@@ -22,16 +27,7 @@ fn planted_table(path: &Path, n: usize, seed: u64) {
         let age: f64 = rng.random();
         let channel = ["web", "phone", "store"][rng.random_range(0..3)];
         let noise: f64 = rng.random();
-        let p = 0.10
-            + if offer {
-                if age > 0.5 {
-                    0.10
-                } else {
-                    -0.04
-                }
-            } else {
-                0.0
-            };
+        let p = rate(offer, age);
         let bought = u8::from(rng.random::<f64>() < p);
         let part = if i % 3 == 2 { "test" } else { "train" };
         let arm = if offer { "offer" } else { "control" };
@@ -510,4 +506,53 @@ fn a_flow_log_learns_over_cart_covariates() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not yet written back"));
+}
+
+/// The evidence rule without heterogeneity: the offer adds 3 points for
+/// everyone, so no tree beats offering it to all. Over 200 tables (seeds
+/// 2000–2199, 6,000 units, the default cross-validated procedure) the
+/// rule recommends a tree in at most 5% of them. Slow in a debug build:
+/// `cargo test --test policy_table no_change -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn no_change_without_heterogeneity() {
+    use cartlift::uplift::{self, Ranker, TableOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = TableOptions {
+        arm_col: "arm".into(),
+        control: "control".into(),
+        metric: "bought".into(),
+        cost_per_treated: 0.0,
+        value_per_unit: 1.0,
+        covariates: vec!["age".into(), "channel".into(), "noise".into()],
+        split_col: None,
+        folds: 5,
+        depth: 2,
+        grid: 32,
+        min_leaf_share: 0.05,
+        current: None,
+        alpha: 0.05,
+        seed: 1,
+        ranker: Ranker::TLearner,
+        weights: None,
+    };
+    let (mut trees, mut runs) = (0u32, 0u32);
+    for seed in 2000..2200 {
+        let table = dir.path().join("units.csv");
+        table_with_rates(
+            &table,
+            6000,
+            seed,
+            |offer, _| if offer { 0.13 } else { 0.10 },
+        );
+        let df = uplift::read_table(&table).unwrap();
+        let report = uplift::run_table(&df, "units.csv", &opts).unwrap();
+        runs += 1;
+        if report.decision.recommend == "policy_tree" {
+            trees += 1;
+        }
+    }
+    let share = f64::from(trees) / f64::from(runs);
+    println!("no heterogeneity: a tree recommended in {trees}/{runs} tables ({share:.3})");
+    assert!(share <= 0.05, "{share}");
 }
