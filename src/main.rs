@@ -1352,7 +1352,10 @@ fn run_report(a: ReportArgs) -> Result<()> {
     };
     let summary = cartlift::report::run_job(&job, &a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    outln!("\nresults: {}", a.out.join("summary.json").display());
+    outln!(
+        "\nopen {} (every figure: summary.json beside it)",
+        a.out.join("index.html").display()
+    );
     Ok(())
 }
 
@@ -1360,7 +1363,10 @@ fn run_demo(a: DemoArgs) -> Result<()> {
     claim_with_folder(&[], &[], Some(("--out", &a.out)))?;
     let summary = cartlift::report::demo(&a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    outln!("\nresults: {}", a.out.join("summary.json").display());
+    outln!(
+        "\nopen {} (every figure: summary.json beside it)",
+        a.out.join("index.html").display()
+    );
     Ok(())
 }
 

@@ -488,6 +488,22 @@ fn a_flow_log_learns_over_cart_covariates() {
     // 0/1, so the normalized areas are absent and uplift@k is in money.
     let rankings = j["rankings"].as_array().unwrap();
     assert_eq!(rankings.len(), 4);
+    // Same log, same options: the same bytes.
+    let again = dir.path().join("p2.json");
+    run(&[
+        "policy",
+        s(&events),
+        "--flow",
+        s(&flow),
+        "--covariates",
+        "all",
+        "--json",
+        s(&again),
+    ]);
+    assert_eq!(
+        std::fs::read(&json).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     assert!(rankings.iter().all(|r| r["qini_auc"].is_null()));
     assert!(rankings.iter().all(|r| r["uplift_at_30_by_group"].is_f64()));
     // Writing the tree back is not supported yet: a clear refusal.
