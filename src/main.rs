@@ -889,36 +889,23 @@ fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<(
         ],
     )?;
     let config = FlowConfig::load(flow)?;
-    cartlift::policy::check_config(&config)
-        .with_context(|| format!("flow config {}", flow.display()))?;
     let covariates = carts::cart_covariates(&a.table.covariates)?;
     let df = cartlift::lift::load_carts(input, &config)?;
     let (table, without_value) = carts::carts_table(&df, &config)?;
     if without_value > 0 {
         outln!("{without_value} customers left out: their first entry has no cart value");
     }
-    let weights = config
-        .arms
-        .iter()
-        .map(|arm| (arm.name.clone(), arm.weight))
-        .collect();
-    let mut a_current = a.current.clone();
-    if a_current.is_none() {
-        a_current = config
-            .arms
-            .iter()
-            .find(|x| !x.holdout)
-            .map(|x| x.name.clone());
+    let t = &a.table;
+    let mut opts = carts::flow_options(&config, covariates);
+    if a.current.is_some() {
+        opts.current = a.current.clone();
     }
-    let mut opts = learned_options(
-        a,
-        "arm".into(),
-        config.holdout().name.clone(),
-        carts::OUTCOME.into(),
-        covariates,
-        Some(weights),
-    );
-    opts.current = a_current;
+    opts.folds = t.folds;
+    opts.depth = t.depth;
+    opts.min_leaf_share = t.min_leaf;
+    opts.seed = t.seed;
+    opts.ranker = t.ranker;
+    opts.alpha = a.alpha;
     learned_policy(&table, &input.display().to_string(), &opts, a)
 }
 
