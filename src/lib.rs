@@ -22,4 +22,5 @@ pub mod schema;
 pub mod simulate;
 pub mod sql;
 pub mod stats;
+pub mod uplift;
 pub mod validate;

@@ -70,9 +70,12 @@ enum Command {
 #[derive(clap::Args)]
 struct PolicyArgs {
     /// Carts table from `paths` (.parquet), or events to reconstruct first.
-    input: PathBuf,
-    #[arg(long)]
-    flow: PathBuf,
+    #[arg(required_unless_present = "units")]
+    input: Option<PathBuf>,
+    #[arg(long, required_unless_present = "units")]
+    flow: Option<PathBuf>,
+    #[command(flatten)]
+    table: PolicyTableArgs,
     /// The arm running today (default: the first treatment arm in the flow file).
     #[arg(long)]
     current: Option<String>,
@@ -85,8 +88,59 @@ struct PolicyArgs {
     #[arg(long)]
     json: Option<PathBuf>,
     /// The next flow file: the recommended arm beside the holdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "units")]
     write_flow: Option<PathBuf>,
+}
+
+/// `policy --units`: a learned policy tree on a recipients table.
+#[derive(clap::Args)]
+struct PolicyTableArgs {
+    /// Table mode: one row per randomized unit (.csv or .parquet).
+    #[arg(long, conflicts_with_all = ["input", "flow"], requires_all = ["arm_col", "control", "metric", "covariates"])]
+    units: Option<PathBuf>,
+    /// Table mode: the column holding each unit's arm.
+    #[arg(long)]
+    arm_col: Option<String>,
+    /// Table mode: the control arm's name.
+    #[arg(long)]
+    control: Option<String>,
+    /// Table mode: the outcome column.
+    #[arg(long)]
+    metric: Option<String>,
+    /// Table mode: cost of any arm but the control, per unit, in value units.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_number)]
+    cost_per_treated: f64,
+    /// Table mode: value of one unit of the metric.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_number)]
+    value_per_unit: f64,
+    /// Covariate columns (numbers, or text as categories); on a carts table,
+    /// a learned policy over `all` or some of the carts' covariates.
+    #[arg(long, value_delimiter = ',')]
+    covariates: Vec<String>,
+    /// Table mode: column of `train` / `test`; learn on train, report on test.
+    #[arg(long)]
+    split_col: Option<String>,
+    /// Per reported unit, predicted uplift per arm and the policy's arm (CSV).
+    #[arg(long)]
+    scores: Option<PathBuf>,
+    /// Table mode: cross-fitting folds.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Table mode: policy tree depth (0 to 3).
+    #[arg(long, default_value_t = 2)]
+    depth: usize,
+    /// Table mode: fewest units per leaf, as a share of the training units.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_share)]
+    min_leaf: f64,
+    /// Table mode: seed of the fold assignment.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Table mode: the predicted uplift the ranking diagnostics sort by.
+    #[arg(long, value_enum, default_value = "dr-learner")]
+    ranker: cartlift::uplift::Ranker,
+    /// Table mode: the design's split, ARM=W,... (default: the arms' shares in the table).
+    #[arg(long, requires = "units", value_parser = parse_weights)]
+    weights: Option<Weights>,
 }
 
 #[derive(clap::Args)]
@@ -759,31 +813,148 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
 
 fn run_policy(a: PolicyArgs) -> Result<()> {
     use cartlift::policy;
+    if let Some(units) = &a.table.units {
+        return run_policy_table(units, &a);
+    }
+    let (Some(input), Some(flow)) = (&a.input, &a.flow) else {
+        bail!("expected a carts table and --flow, or --units");
+    };
+    if !a.table.covariates.is_empty() {
+        return run_policy_carts(input, flow, &a);
+    }
+    if a.table.scores.is_some() {
+        bail!(
+            "--scores: expected --units or --covariates (the grid policy has no per-unit scores)"
+        );
+    }
     claim(
-        &[("input", &a.input), ("--flow", &a.flow)],
+        &[("input", input), ("--flow", flow)],
         &[
             ("--json", a.json.as_ref()),
             ("--write-flow", a.write_flow.as_ref()),
         ],
     )?;
-    let config = FlowConfig::load(&a.flow)?;
-    policy::check_config(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
-    let carts = cartlift::lift::load_carts(&a.input, &config)?;
+    let config = FlowConfig::load(flow)?;
+    policy::check_config(&config).with_context(|| format!("flow config {}", flow.display()))?;
+    let carts = cartlift::lift::load_carts(input, &config)?;
     let opts = policy::PolicyOptions {
         alpha: a.alpha,
         current: a.current.clone(),
         explore: a.explore,
     };
     let report = policy::analyze(&carts, &config, &opts)
-        .with_context(|| format!("policy from {}", a.input.display()))?;
+        .with_context(|| format!("policy from {}", input.display()))?;
     say(&policy::render(&report));
     if let Some(p) = &a.json {
         write_json(p, &report)?;
     }
     if let Some(p) = &a.write_flow {
-        let text = policy::next_flow(&config, &report, &a.input.display().to_string())?;
+        let text = policy::next_flow(&config, &report, &input.display().to_string())?;
         output::write_bytes(p, text.as_bytes())?;
         outln!("next flow: {}", p.display());
+    }
+    Ok(())
+}
+
+fn run_policy_table(units: &PathBuf, a: &PolicyArgs) -> Result<()> {
+    let t = &a.table;
+    claim(
+        &[("--units", units)],
+        &[("--json", a.json.as_ref()), ("--scores", t.scores.as_ref())],
+    )?;
+    let opts = learned_options(
+        a,
+        t.arm_col.clone().unwrap_or_default(),
+        t.control.clone().unwrap_or_default(),
+        t.metric.clone().unwrap_or_default(),
+        t.covariates.clone(),
+        t.weights.as_ref().map(|w| w.0.clone()),
+    );
+    let df = cartlift::uplift::read_table(units)?;
+    learned_policy(&df, &units.display().to_string(), &opts, a)
+}
+
+/// `policy CARTS --flow F --covariates ...`: the learned policy on the
+/// carts, one unit per customer, arms at the flow's weights.
+fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<()> {
+    use cartlift::uplift::carts;
+    if a.write_flow.is_some() {
+        bail!("--write-flow with --covariates: a policy tree is not yet written back as flow branches; drop one of the two");
+    }
+    claim(
+        &[("input", input), ("--flow", flow)],
+        &[
+            ("--json", a.json.as_ref()),
+            ("--scores", a.table.scores.as_ref()),
+        ],
+    )?;
+    let config = FlowConfig::load(flow)?;
+    let covariates = carts::cart_covariates(&a.table.covariates)?;
+    let df = cartlift::lift::load_carts(input, &config)?;
+    let (table, without_value) = carts::carts_table(&df, &config)?;
+    if without_value > 0 {
+        outln!("{without_value} customers left out: their first entry has no cart value");
+    }
+    let t = &a.table;
+    let mut opts = carts::flow_options(&config, covariates);
+    if a.current.is_some() {
+        opts.current = a.current.clone();
+    }
+    opts.folds = t.folds;
+    opts.depth = t.depth;
+    opts.min_leaf_share = t.min_leaf;
+    opts.seed = t.seed;
+    opts.ranker = t.ranker;
+    opts.alpha = a.alpha;
+    learned_policy(&table, &input.display().to_string(), &opts, a)
+}
+
+fn learned_options(
+    a: &PolicyArgs,
+    arm_col: String,
+    control: String,
+    metric: String,
+    covariates: Vec<String>,
+    weights: Option<Vec<(String, f64)>>,
+) -> cartlift::uplift::TableOptions {
+    let t = &a.table;
+    cartlift::uplift::TableOptions {
+        arm_col,
+        control,
+        metric,
+        cost_per_treated: t.cost_per_treated,
+        value_per_unit: t.value_per_unit,
+        covariates,
+        split_col: t.split_col.clone(),
+        folds: t.folds,
+        depth: t.depth,
+        grid: 32,
+        min_leaf_share: t.min_leaf,
+        current: a.current.clone(),
+        alpha: a.alpha,
+        seed: t.seed,
+        ranker: t.ranker,
+        weights,
+    }
+}
+
+fn learned_policy(
+    df: &polars::prelude::DataFrame,
+    source: &str,
+    opts: &cartlift::uplift::TableOptions,
+    a: &PolicyArgs,
+) -> Result<()> {
+    use cartlift::uplift;
+    let report = stage("policy tree and its honest value", || {
+        uplift::run_table(df, source, opts)
+    })?;
+    say(&uplift::render::render(&report));
+    if let Some(p) = &a.json {
+        write_json(p, &report)?;
+    }
+    if let Some(p) = &a.table.scores {
+        output::write_file(p, |f| uplift::render::write_scores(&report, f))?;
+        outln!("scores: {}", p.display());
     }
     Ok(())
 }
@@ -1168,7 +1339,10 @@ fn run_report(a: ReportArgs) -> Result<()> {
     };
     let summary = cartlift::report::run_job(&job, &a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    outln!("\nresults: {}", a.out.join("summary.json").display());
+    outln!(
+        "\nopen {} (every figure: summary.json beside it)",
+        a.out.join("index.html").display()
+    );
     Ok(())
 }
 
@@ -1176,7 +1350,10 @@ fn run_demo(a: DemoArgs) -> Result<()> {
     claim_with_folder(&[], &[], Some(("--out", &a.out)))?;
     let summary = cartlift::report::demo(&a.out)?;
     say(&cartlift::report::render_headline(&summary));
-    outln!("\nresults: {}", a.out.join("summary.json").display());
+    outln!(
+        "\nopen {} (every figure: summary.json beside it)",
+        a.out.join("index.html").display()
+    );
     Ok(())
 }
 

@@ -435,4 +435,11 @@ fn report_on_an_exploration_flow_carries_the_policy_and_the_next_flow() {
     cartlift::config::FlowConfig::parse(&recommended).expect("the next flow is a valid flow file");
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("class=\"policy\""));
+    // The tree learned over the carts' covariates, valued on held-out folds.
+    let learned = &summary["learned_policy"];
+    assert!(summary["learned_policy_note"].is_null());
+    assert_eq!(learned["control"], "holdout");
+    assert_eq!(learned["reported_on"], "held-out folds");
+    assert_eq!(learned["rankings"].as_array().unwrap().len(), 4);
+    assert!(html.contains("class=\"policy learned\""));
 }

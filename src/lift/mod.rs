@@ -832,19 +832,7 @@ pub fn run_table(
 ) -> Result<(StatsTable, LiftReport)> {
     use polars::prelude::*;
     let shown = path.display().to_string();
-    let name = shown.to_ascii_lowercase();
-    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {shown}: {e}"))?;
-    let df = if name.ends_with(".parquet") || name.ends_with(".pq") {
-        ParquetReader::new(f)
-            .finish()
-            .map_err(|e| anyhow::anyhow!("{shown}: not a readable Parquet file: {e}"))?
-    } else {
-        CsvReadOptions::default()
-            .with_infer_schema_length(Some(0))
-            .into_reader_with_file_handle(f)
-            .finish()
-            .map_err(|e| anyhow::anyhow!("{shown}: not a readable CSV file: {e}"))?
-    };
+    let df = units::read_table(path)?;
     let all = units::table_units(&df, arm_col, metrics, covariate, &shown)?;
     if !all.arm.iter().any(|a| a == control) {
         let mut arms: Vec<String> = all.arm.clone();

@@ -496,6 +496,25 @@ fn group_rows(customers: &StringChunked) -> (Option<Vec<u32>>, Vec<u32>) {
     (Some(order), start)
 }
 
+/// Reads a recipients table: CSV (every column as text, parsed where it is
+/// used, so errors name the line) or Parquet.
+pub fn read_table(path: &std::path::Path) -> Result<DataFrame> {
+    let shown = path.display().to_string();
+    let name = shown.to_ascii_lowercase();
+    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {shown}: {e}"))?;
+    if name.ends_with(".parquet") || name.ends_with(".pq") {
+        ParquetReader::new(f)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("{shown}: not a readable Parquet file: {e}"))
+    } else {
+        CsvReadOptions::default()
+            .with_infer_schema_length(Some(0))
+            .into_reader_with_file_handle(f)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("{shown}: not a readable CSV file: {e}"))
+    }
+}
+
 /// Table mode: one row per randomized unit with outcome columns.
 pub fn table_units(
     df: &DataFrame,

@@ -75,6 +75,10 @@ pub struct Summary {
     pub policy: Option<crate::policy::PolicyReport>,
     /// Why there is no policy (e.g. a single treatment arm), in words.
     pub policy_note: Option<String>,
+    /// The policy tree learned over the carts' covariates (`uplift`), with
+    /// its cross-validated value; or why there is none.
+    pub learned_policy: Option<crate::uplift::UpliftReport>,
+    pub learned_policy_note: Option<String>,
     pub stamp: Stamp,
 }
 
@@ -357,6 +361,11 @@ fn summarize(
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(format!("{e:#}"))),
     };
+    let (learned_policy, learned_policy_note) =
+        match crate::uplift::carts::learned_policy(&tables.carts, config) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
     Ok(Summary {
         cartlift_version: env!("CARGO_PKG_VERSION"),
         flow: config.flow.name.clone(),
@@ -373,6 +382,8 @@ fn summarize(
         guardrails,
         policy,
         policy_note,
+        learned_policy,
+        learned_policy_note,
         stamp,
     })
 }

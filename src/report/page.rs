@@ -765,6 +765,26 @@ fn ledger_books(ctx: &Ctx) -> String {
 // ------------------------------------------------ policy, method, stamp
 
 fn policy(ctx: &Ctx) -> String {
+    let mut html = grid_policy(ctx);
+    match (&ctx.summary.learned_policy, &ctx.summary.learned_policy_note) {
+        (Some(p), _) => html.push_str(&format!(
+            "<p>Learned over the carts' covariates (cart value, customer status, prior spend, hour and weekday of \
+             abandonment; one unit per customer): a policy tree on doubly robust scores of the net contribution, \
+             valued on held-out folds, beside every arm for everyone and the ranking of each arm against the \
+             holdout. The tree is not written into <code>recommended_flow.toml</code>.</p>\n\
+             <pre class=\"policy learned\">{}</pre>\n",
+            esc(&crate::uplift::render::render(p))
+        )),
+        (None, Some(note)) => html.push_str(&format!(
+            "<p class=\"placeholder\">No learned policy from this flow: {}.</p>\n",
+            esc(note)
+        )),
+        (None, None) => {}
+    }
+    html
+}
+
+fn grid_policy(ctx: &Ctx) -> String {
     match (&ctx.summary.policy, &ctx.summary.policy_note) {
         (Some(p), _) => format!(
             "<p>Each arm against the holdout per cart-value band and customer status, the discount split into \

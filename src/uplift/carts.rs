@@ -1,0 +1,172 @@
+//! A carts table (one row per flow entry, from `paths`) as the recipients
+//! table of the learned policy: one unit per customer (their first entry,
+//! whose arm is the customer's arm for good), the net contribution of that
+//! entry as the outcome (`metrics`, so message cost and discount are already
+//! in it), and covariates known when the cart was abandoned.
+
+use super::{Ranker, TableOptions};
+use crate::config::FlowConfig;
+use crate::flow::carts as c;
+use anyhow::{bail, Result};
+use polars::prelude::*;
+
+/// The outcome column of the table built here.
+pub const OUTCOME: &str = "net_contribution";
+
+/// Covariates known at entry: the cart's value, the customer's status and
+/// spend before the entry, and the hour (0–23, UTC) and weekday (0 =
+/// Monday) the cart was abandoned.
+pub const CART_COVARIATES: [&str; 5] = [
+    c::CART_VALUE,
+    c::CUSTOMER_STATUS,
+    c::CUSTOMER_PRIOR_SPEND,
+    "abandoned_hour",
+    "abandoned_weekday",
+];
+
+/// `--covariates` on a carts table: `all` (or nothing) is every one of
+/// [`CART_COVARIATES`]; otherwise each name must be one of them.
+pub fn cart_covariates(asked: &[String]) -> Result<Vec<String>> {
+    if asked.is_empty() || asked.iter().any(|a| a == "all") {
+        return Ok(CART_COVARIATES.iter().map(|s| s.to_string()).collect());
+    }
+    for a in asked {
+        if !CART_COVARIATES.contains(&a.as_str()) {
+            bail!(
+                "--covariates {a}: not a covariate of the carts table; expected `all` or some of {}",
+                CART_COVARIATES.join(", ")
+            );
+        }
+    }
+    Ok(asked.to_vec())
+}
+
+/// One row per customer: `arm`, [`OUTCOME`] and every covariate of
+/// [`CART_COVARIATES`], from the customer's first entry in table order; and
+/// how many customers were left out because that entry has no cart value.
+pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame, usize)> {
+    for col in [c::CUSTOMER_ID, c::ARM, c::ABANDONED_AT, c::CART_VALUE] {
+        if carts.column(col).is_err() {
+            bail!("the carts table has no column `{col}`; expected the output of `cartlift paths`");
+        }
+    }
+    let with_net = crate::lift::units::with_net_contribution(carts, config)?;
+    let customers = carts.column(c::CUSTOMER_ID)?.cast(&DataType::String)?;
+    let customers = customers.str()?;
+    let mut seen: rustc_hash::FxHashSet<&str> = Default::default();
+    let first: Vec<bool> = customers
+        .iter()
+        .map(|v| seen.insert(v.unwrap_or("")))
+        .collect();
+    let value = carts.column(c::CART_VALUE)?;
+    let has_value: Vec<bool> = value.is_null().iter().map(|n| n != Some(true)).collect();
+    let without_value = first
+        .iter()
+        .zip(&has_value)
+        .filter(|(f, v)| **f && !**v)
+        .count();
+    let keep: Vec<bool> = first
+        .iter()
+        .zip(&has_value)
+        .map(|(f, v)| *f && *v)
+        .collect();
+    let keep = BooleanChunked::from_slice("keep".into(), &keep);
+    let rows = with_net.filter(&keep)?;
+    let f64s = |name: &str| -> Result<Vec<f64>> {
+        Ok(rows
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect())
+    };
+    let at: Vec<i64> = rows
+        .column(c::ABANDONED_AT)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
+    const HOUR_US: i64 = 3_600_000_000;
+    let hour: Vec<f64> = at
+        .iter()
+        .map(|t| t.div_euclid(HOUR_US).rem_euclid(24) as f64)
+        .collect();
+    // 1970-01-01 was a Thursday (weekday 3 when Monday is 0).
+    let weekday: Vec<f64> = at
+        .iter()
+        .map(|t| (t.div_euclid(24 * HOUR_US) + 3).rem_euclid(7) as f64)
+        .collect();
+    let text = |name: &str| -> Result<Vec<String>> {
+        Ok(match rows.column(name) {
+            Ok(col) => col
+                .cast(&DataType::String)?
+                .str()?
+                .iter()
+                .map(|v| v.unwrap_or("unknown").to_string())
+                .collect(),
+            Err(_) => vec!["unknown".to_string(); rows.height()],
+        })
+    };
+    let prior = if rows.column(c::CUSTOMER_PRIOR_SPEND).is_ok() {
+        f64s(c::CUSTOMER_PRIOR_SPEND)?
+    } else {
+        vec![0.0; rows.height()]
+    };
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("arm".into(), text(c::ARM)?),
+        Column::new(OUTCOME.into(), f64s(OUTCOME)?),
+        Column::new(c::CART_VALUE.into(), f64s(c::CART_VALUE)?),
+        Column::new(c::CUSTOMER_STATUS.into(), text(c::CUSTOMER_STATUS)?),
+        Column::new(c::CUSTOMER_PRIOR_SPEND.into(), prior),
+        Column::new("abandoned_hour".into(), hour),
+        Column::new("abandoned_weekday".into(), weekday),
+    ])?;
+    Ok((df, without_value))
+}
+
+/// The learned policy's settings on a flow's carts (what `report` uses and
+/// `policy --covariates` starts from): the table built by [`carts_table`],
+/// the holdout as control, the flow's arm weights as the randomization
+/// probabilities, today's arm the first treatment arm, no extra cost (the
+/// net contribution already carries it); 5 folds, depth 2, 32 cut points,
+/// 5% of units per leaf, seed 1, DR-learner ranking, 95% intervals.
+pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOptions {
+    TableOptions {
+        arm_col: "arm".into(),
+        control: config.holdout().name.clone(),
+        metric: OUTCOME.into(),
+        cost_per_treated: 0.0,
+        value_per_unit: 1.0,
+        covariates,
+        split_col: None,
+        folds: 5,
+        depth: 2,
+        grid: 32,
+        min_leaf_share: 0.05,
+        current: config
+            .arms
+            .iter()
+            .find(|a| !a.holdout)
+            .map(|a| a.name.clone()),
+        alpha: 0.05,
+        seed: 1,
+        ranker: Ranker::DrLearner,
+        weights: Some(
+            config
+                .arms
+                .iter()
+                .map(|a| (a.name.clone(), a.weight))
+                .collect(),
+        ),
+    }
+}
+
+/// The learned policy on a flow's carts with [`flow_options`] over every
+/// covariate (for the report).
+pub fn learned_policy(carts: &DataFrame, config: &FlowConfig) -> Result<super::UpliftReport> {
+    let (table, _) = carts_table(carts, config)?;
+    let covariates = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
+    super::run_table(&table, "the carts", &flow_options(config, covariates))
+}
