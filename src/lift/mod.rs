@@ -111,12 +111,13 @@ impl Cap {
                 upper.unwrap_or(f64::INFINITY),
             ),
             Cap::Quantiles { lower, upper } => {
-                let mut sorted = values.to_vec();
-                sorted.sort_by(f64::total_cmp);
-                let q = |p: f64| quantile(&sorted, p);
+                // Two order statistics per bound by selection (linear
+                // time), not a sort of every value.
+                let mut work = values.to_vec();
+                let mut q = |p: f64| quantile_select(&mut work, p);
                 (
-                    lower.map_or(f64::NEG_INFINITY, q),
-                    upper.map_or(f64::INFINITY, q),
+                    lower.map_or(f64::NEG_INFINITY, &mut q),
+                    upper.map_or(f64::INFINITY, &mut q),
                 )
             }
         }
@@ -154,15 +155,22 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
     Ok(out)
 }
 
-/// Linear-interpolation quantile (numpy's default) of sorted values.
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
+/// Linear-interpolation quantile (numpy's default) of unsorted values, by
+/// selection (`values` is reordered): the same number as sorting them first.
+fn quantile_select(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
         return f64::NAN;
     }
-    let pos = p * (sorted.len() - 1) as f64;
+    let pos = p * (values.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    let (_, &mut at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if hi == lo {
+        at_lo
+    } else {
+        above.iter().copied().min_by(f64::total_cmp).unwrap_or(at_lo)
+    };
+    at_lo + (at_hi - at_lo) * (pos - lo as f64)
 }
 
 /// One treatment × metric × segment.
@@ -938,4 +946,27 @@ pub fn baseline(
         },
         daily_customers: customers / span_days.max(1.0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_selection_equal_quantiles_of_the_sorted_values() {
+        let mut x: Vec<f64> = (0..1001)
+            .map(|i| ((i * 7919) % 1013) as f64 / 3.0)
+            .collect();
+        x.extend([0.0; 50]);
+        let mut sorted = x.clone();
+        sorted.sort_by(f64::total_cmp);
+        for p in [0.0, 0.001, 0.25, 0.5, 0.9, 0.999, 1.0] {
+            let mut work = x.clone();
+            let pos = p * (sorted.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            let want = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+            assert_eq!(quantile_select(&mut work, p), want, "p {p}");
+        }
+        assert!(quantile_select(&mut [], 0.5).is_nan());
+    }
 }
