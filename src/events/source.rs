@@ -77,6 +77,36 @@ pub fn read_rows(
     }
 }
 
+/// Rows per batch of [`read_batches`].
+pub const BATCH_ROWS: usize = 4096;
+
+/// As [`read_rows`], `BATCH_ROWS` rows at a time: lines are read in order,
+/// and each batch's lines are split into fields in parallel.
+pub fn read_batches(
+    path: &Path,
+    container: Container,
+    each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>,
+) -> Result<()> {
+    match container {
+        Container::Csv => read_csv_batches(path, each),
+        Container::Ndjson => read_json_line_batches(path, each),
+        Container::Parquet => {
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            read_parquet(path, &mut |row| {
+                batch.push(row);
+                if batch.len() >= BATCH_ROWS {
+                    each(std::mem::take(&mut batch))?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                each(batch)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// The column names a file offers, for format detection and required-column checks.
 pub fn peek_keys(path: &Path, container: Container) -> Result<Vec<String>> {
     match container {
@@ -124,6 +154,11 @@ impl std::error::Error for StopPeek {}
 fn is_stream(path: &Path) -> bool {
     path == Path::new(crate::output::STDIO)
         || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// A `.gz` input (read through a spool file, so its size on disk is not its size).
+pub fn is_compressed(path: &Path) -> bool {
+    is_gzip(path)
 }
 
 fn is_gzip(path: &Path) -> bool {
@@ -331,6 +366,48 @@ fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<(
     }
 }
 
+fn read_csv_batches(path: &Path, each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>) -> Result<()> {
+    use rayon::prelude::*;
+    let mut reader = csv_reader(path)?;
+    let header = csv_header(path, &mut reader)?;
+    let mut records: Vec<(csv::ByteRecord, u64, bool)> = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        let mut record = csv::ByteRecord::new();
+        let more = reader
+            .read_byte_record(&mut record)
+            .with_context(|| format!("{}: read error", path.display()))?;
+        if more {
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let cut = reader.get_ref().cut.contains(&line);
+            records.push((record, line, cut));
+        }
+        if records.len() >= BATCH_ROWS || (!more && !records.is_empty()) {
+            let rows: Vec<RawRow> = records
+                .par_drain(..)
+                .map(|(record, line, cut)| RawRow {
+                    line,
+                    raw: raw_csv(&record),
+                    fields: if cut {
+                        Err(Rejection::new(
+                            Reason::MalformedRow,
+                            None,
+                            format!(
+                                "the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"
+                            ),
+                        ))
+                    } else {
+                        csv_fields(&header, &record)
+                    },
+                })
+                .collect();
+            each(rows)?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
 fn raw_csv(record: &csv::ByteRecord) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     let _ = w.write_byte_record(record);
@@ -478,6 +555,90 @@ fn read_json_lines(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> R
         let raw = String::from_utf8_lossy(&buf).trim_end().to_string();
         let fields = json_object(&buf);
         each(RawRow { line, raw, fields })?;
+    }
+}
+
+/// A line of an NDJSON file: read already (cut or not an object), or
+/// bytes still to parse.
+enum Line {
+    Ready(RawRow),
+    Bytes(u64, Vec<u8>),
+}
+
+fn read_json_line_batches(
+    path: &Path,
+    each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
+    let first = {
+        let buf = reader
+            .fill_buf()
+            .with_context(|| format!("{}: read error", path.display()))?;
+        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
+    };
+    if first == Some(b'[') {
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        read_json_array(path, reader, &mut |row| {
+            batch.push(row);
+            if batch.len() >= BATCH_ROWS {
+                each(std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })?;
+        if !batch.is_empty() {
+            each(batch)?;
+        }
+        return Ok(());
+    }
+    let mut lines: Vec<Line> = Vec::with_capacity(BATCH_ROWS);
+    let mut line = 0u64;
+    loop {
+        let mut buf = Vec::new();
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("{}: read error after line {line}", path.display()))?;
+        let more = n > 0;
+        if more {
+            line += 1;
+            if n > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+                // Skip the rest of the line without holding it.
+                skip_line(&mut reader)
+                    .with_context(|| format!("{}: read error on line {line}", path.display()))?;
+                let raw = String::from_utf8_lossy(&buf[..256.min(buf.len())]).to_string();
+                lines.push(Line::Ready(RawRow {
+                    line,
+                    raw,
+                    fields: Err(Rejection::new(
+                        Reason::MalformedRow,
+                        None,
+                        format!(
+                            "the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"
+                        ),
+                    )),
+                }));
+            } else if !buf.iter().all(u8::is_ascii_whitespace) {
+                lines.push(Line::Bytes(line, buf));
+            }
+        }
+        if lines.len() >= BATCH_ROWS || (!more && !lines.is_empty()) {
+            let rows: Vec<RawRow> = lines
+                .par_drain(..)
+                .map(|l| match l {
+                    Line::Ready(row) => row,
+                    Line::Bytes(line, bytes) => RawRow {
+                        line,
+                        raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
+                        fields: json_object(&bytes),
+                    },
+                })
+                .collect();
+            each(rows)?;
+        }
+        if !more {
+            return Ok(());
+        }
     }
 }
 
