@@ -4,7 +4,7 @@
 use super::fields::EpochUnit;
 use super::identity::{self, CustomerKey, Identities, IdentityReport};
 use super::ledger::{self, Ledger, LedgerReport, OrderPayload, Pending, Source};
-use super::source::{self, Container, RawRow};
+use super::source::{self, Container, RawRow, Unread};
 use super::spill::{self, Bloom, Prints, Runs};
 use super::{
     canonical, check_event, ga4, klaviyo, segment, shopify, Event, Mapped, Reason, Rejection,
@@ -13,6 +13,7 @@ use crate::schema as col;
 use anyhow::{bail, Context, Result};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -564,23 +565,43 @@ impl State<'_> {
         });
         let mut file_report = FileReport::default();
         let opts = self.opts;
+        // Canonical CSV is read column by column, without a JSON object per row.
+        let typed = format == Format::Canonical && container == Container::Csv;
         // Rows are split into fields and mapped a batch at a time, in
         // parallel; the checks across rows take them one by one in order.
-        let mut on_batch = |rows: Vec<RawRow>| -> Result<()> {
+        let mut on_batch = |header: &[String], rows: Vec<Unread>| -> Result<()> {
             use rayon::prelude::*;
-            let mapped: Vec<Result<Mapped, Rejection>> = if rows.len() > 1 {
-                rows.par_iter()
-                    .map(|row| map_row(opts, format, row, file_metric))
-                    .collect()
-            } else {
-                rows.iter()
-                    .map(|row| map_row(opts, format, row, file_metric))
-                    .collect()
+            let columns = typed.then(|| CanonicalColumns::of(header));
+            let prepare = |u: Unread| match (&columns, u) {
+                (Some(c), Unread::Csv { line, record, cut: false }) => {
+                    let mapped = map_canonical_csv(opts, c, header, &record);
+                    Prepared {
+                        line,
+                        raw: RawText::Record(record),
+                        mapped,
+                    }
+                }
+                (_, u) => {
+                    let row = u.into_row(header);
+                    let mapped = map_row(opts, format, &row, file_metric);
+                    Prepared {
+                        line: row.line,
+                        raw: RawText::Text(row.raw),
+                        mapped,
+                    }
+                }
             };
-            for (row, mapped) in rows.into_iter().zip(mapped) {
+            let prepared: Vec<Prepared> = if rows.len() > 1 {
+                rows.into_par_iter().map(prepare).collect()
+            } else {
+                rows.into_iter().map(prepare).collect()
+            };
+            for row in prepared {
                 file_report.read += 1;
-                let outcome = match mapped {
-                    Ok(mapped) => self.admit(mapped, file_index, &shown, &row, quarantine)?,
+                let outcome = match row.mapped {
+                    Ok(mapped) => {
+                        self.admit(mapped, file_index, &shown, row.line, &row.raw, quarantine)?
+                    }
                     Err(rej) => Err(rej),
                 };
                 match outcome {
@@ -592,7 +613,7 @@ impl State<'_> {
                             .quarantined_by_reason
                             .entry(rej.reason.code().to_string())
                             .or_default() += 1;
-                        quarantine.put(&shown, row.line, &rej, &row.raw)?;
+                        quarantine.put(&shown, row.line, &rej, &row.raw.text())?;
                     }
                 }
             }
@@ -600,7 +621,7 @@ impl State<'_> {
             Ok(())
         };
         if pages {
-            klaviyo::read_pages(path, &mut |row| on_batch(vec![row]))?;
+            klaviyo::read_pages(path, &mut |row| on_batch(&[], vec![Unread::Row(row)]))?;
         } else {
             source::read_batches(path, container, &mut on_batch)?;
         }
@@ -615,44 +636,89 @@ impl State<'_> {
     }
 }
 
-/// One row mapped and validated (no state across rows: run in parallel).
-fn map_row(
+/// A row split and mapped (in parallel), waiting for the checks across rows.
+struct Prepared {
+    line: u64,
+    raw: RawText,
+    mapped: Result<Mapped, Rejection>,
+}
+
+/// A row's raw text, made only when it is needed (a quarantined row, an
+/// order payload, a row held for the repeat check).
+enum RawText {
+    Text(String),
+    Record(csv::ByteRecord),
+}
+
+impl RawText {
+    fn text(&self) -> String {
+        match self {
+            RawText::Text(t) => t.clone(),
+            RawText::Record(r) => source::csv_raw(r),
+        }
+    }
+}
+
+/// Where each canonical column is in a CSV header.
+struct CanonicalColumns {
+    at: Vec<(&'static str, usize)>,
+}
+
+impl CanonicalColumns {
+    fn of(header: &[String]) -> CanonicalColumns {
+        CanonicalColumns {
+            at: col::CANONICAL_COLUMNS
+                .iter()
+                .filter_map(|&c| Some((c, header.iter().position(|h| h == c)?)))
+                .collect(),
+        }
+    }
+}
+
+/// A canonical CSV record mapped without a JSON object: the same values
+/// (empty cell: null; other cells: text), checks and rejections as
+/// [`map_row`] on the record's fields.
+fn map_canonical_csv(
     opts: &IngestOptions,
-    format: Format,
-    row: &RawRow,
-    file_metric: Option<&str>,
+    columns: &CanonicalColumns,
+    header: &[String],
+    record: &csv::ByteRecord,
 ) -> Result<Mapped, Rejection> {
-    let fields = row.fields.as_ref().map_err(Clone::clone)?;
-    let epoch = opts.epoch_unit;
-    let split = |e: Event, source: Source, full: bool| -> Result<Mapped, Rejection> {
-        check_event(&e)?;
-        crate::validate::event(&e)?;
-        if e.kind.is_order() {
-            Ok(Mapped::order(ledger::from_event(e, source, full)?))
-        } else {
-            Ok(Mapped::event(e))
-        }
-    };
-    let mut mapped = match format {
-        Format::Canonical | Format::Auto => {
-            let mut e = canonical::map_row(fields, epoch)?;
-            e.customer_id = identity::normalize(&e.customer_id);
-            split(e, Source::Canonical, false)?
-        }
-        Format::Segment => match segment::map_row(fields, epoch)? {
-            (Some(e), ids) => split(e, Source::Segment, true)?.with_ids(ids),
-            // An identify/alias call: identifiers linked, no event.
-            (None, ids) => Mapped::default().with_ids(ids),
-        },
-        Format::Ga4 => {
-            let (e, ids) = ga4::map_row(fields, epoch)?;
-            split(e, Source::Ga4, true)?.with_ids(ids)
-        }
-        Format::Shopify => shopify::map_row(fields, epoch)?,
-        Format::Klaviyo => {
-            klaviyo::map_row(fields, epoch, opts.klaviyo_steps.as_ref(), file_metric)?
-        }
-    };
+    let texts = source::csv_texts(header, record)?;
+    let values: Vec<(&str, Value)> = columns
+        .at
+        .iter()
+        .map(|&(name, i)| {
+            let v = match texts[i] {
+                "" => Value::Null,
+                t => Value::String(t.to_string()),
+            };
+            (name, v)
+        })
+        .collect();
+    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    let e = canonical::map_fields(get, opts.epoch_unit)?;
+    check_mapped(canonical_event(e)?)
+}
+
+fn canonical_event(mut e: Event) -> Result<Mapped, Rejection> {
+    e.customer_id = identity::normalize(&e.customer_id);
+    split_event(e, Source::Canonical, false)
+}
+
+/// An event-shaped source's event: an order event becomes a payload for the ledger.
+fn split_event(e: Event, source: Source, full: bool) -> Result<Mapped, Rejection> {
+    check_event(&e)?;
+    crate::validate::event(&e)?;
+    if e.kind.is_order() {
+        Ok(Mapped::order(ledger::from_event(e, source, full)?))
+    } else {
+        Ok(Mapped::event(e))
+    }
+}
+
+/// The checks every mapped row passes, whatever its shape.
+fn check_mapped(mut mapped: Mapped) -> Result<Mapped, Rejection> {
     for e in &mapped.events {
         check_event(e)?;
         crate::validate::event(e)?;
@@ -667,6 +733,34 @@ fn map_row(
     Ok(mapped)
 }
 
+/// One row mapped and validated (no state across rows: run in parallel).
+fn map_row(
+    opts: &IngestOptions,
+    format: Format,
+    row: &RawRow,
+    file_metric: Option<&str>,
+) -> Result<Mapped, Rejection> {
+    let fields = row.fields.as_ref().map_err(Clone::clone)?;
+    let epoch = opts.epoch_unit;
+    let mapped = match format {
+        Format::Canonical | Format::Auto => canonical_event(canonical::map_row(fields, epoch)?)?,
+        Format::Segment => match segment::map_row(fields, epoch)? {
+            (Some(e), ids) => split_event(e, Source::Segment, true)?.with_ids(ids),
+            // An identify/alias call: identifiers linked, no event.
+            (None, ids) => Mapped::default().with_ids(ids),
+        },
+        Format::Ga4 => {
+            let (e, ids) = ga4::map_row(fields, epoch)?;
+            split_event(e, Source::Ga4, true)?.with_ids(ids)
+        }
+        Format::Shopify => shopify::map_row(fields, epoch)?,
+        Format::Klaviyo => {
+            klaviyo::map_row(fields, epoch, opts.klaviyo_steps.as_ref(), file_metric)?
+        }
+    };
+    check_mapped(mapped)
+}
+
 impl State<'_> {
     /// Applies the checks that need state across rows (exact repeats of an
     /// event, currencies) and files order payloads for the ledger; `Err` of
@@ -676,7 +770,8 @@ impl State<'_> {
         mut mapped: Mapped,
         file: usize,
         shown: &str,
-        row: &RawRow,
+        line: u64,
+        raw: &RawText,
         quarantine: &mut Quarantine,
     ) -> Result<Result<(), Rejection>> {
         let prints: Vec<u128> = mapped.events.iter().map(fingerprint).collect();
@@ -685,7 +780,7 @@ impl State<'_> {
         let maybe_repeat =
             !prints.is_empty() && prints.iter().all(|&p| self.bloom.maybe_contains(p));
         for e in &mut mapped.events {
-            self.convert_currency(e, shown, row.line)
+            self.convert_currency(e, shown, line)
                 .map_err(anyhow::Error::msg)?;
         }
         for p in &mut mapped.orders {
@@ -694,7 +789,7 @@ impl State<'_> {
                 .clone()
                 .or_else(|| p.state.as_ref().and_then(|s| s.currency.clone()));
             let converted = self
-                .convert(cur, p.amounts_mut(), shown, row.line)
+                .convert(cur, p.amounts_mut(), shown, line)
                 .map_err(anyhow::Error::msg)?;
             if let Some(s) = &mut p.state {
                 s.currency = converted.clone();
@@ -710,8 +805,8 @@ impl State<'_> {
             self.held.push(Held {
                 seq,
                 file,
-                line: row.line,
-                raw: row.raw.clone(),
+                line,
+                raw: raw.text(),
                 mark: quarantine.mark()?,
                 prints,
                 mapped,
@@ -721,7 +816,12 @@ impl State<'_> {
         for &p in &prints {
             self.prints.push(p, seq)?;
         }
-        self.accept(mapped, file, row.line, &row.raw)?;
+        let raw = if mapped.orders.is_empty() {
+            String::new()
+        } else {
+            raw.text()
+        };
+        self.accept(mapped, file, line, &raw)?;
         Ok(Ok(()))
     }
 
@@ -877,4 +977,50 @@ fn require_columns(path: &Path, keys: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The column-wise reading of canonical CSV and the JSON-object one
+    /// give the same events and the same rejections.
+    #[test]
+    fn typed_canonical_csv_maps_as_the_json_object_route() {
+        let header: Vec<String> = "ts,event,customer_id,cart_id,order_id,value,discount,flow_step,currency,extra"
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let rows: Vec<Vec<&[u8]>> = vec![
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b" Alice@Example.com ", b"k1", b"", b"12.5", b"", b"", b"usd", b"x"],
+            vec![b"2026-03-02T10:00:00Z", b"order_completed", b"c1", b"k1", b"o1", b"12.5", b"1", b"", b"EUR", b""],
+            vec![b"2026-03-02T10:00:00Z", b"order_refunded", b"c1", b"", b"o1", b"", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"message_sent", b"c1", b"", b"", b"", b"", b"0", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"message_sent", b"c1", b"", b"", b"", b"", b"2.5", b"", b""],
+            vec![b"", b"checkout_started", b"c1", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"  ", b"checkout_started", b"c1", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"1772446500", b"checkout_started", b"c1", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"teleported", b"c1", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"   ", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c1", b"", b"", b"NaN", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c1", b"", b"", b"-3", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c1", b"", b"", b"1e13", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c\xff1", b"", b"", b"", b"", b"", b"", b""],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c1"],
+        ];
+        let opts = IngestOptions::default();
+        let columns = CanonicalColumns::of(&header);
+        for fields in rows {
+            let record = csv::ByteRecord::from(fields.clone());
+            let typed = map_canonical_csv(&opts, &columns, &header, &record);
+            let row = Unread::Csv {
+                line: 2,
+                record,
+                cut: false,
+            }
+            .into_row(&header);
+            let object = map_row(&opts, Format::Canonical, &row, None);
+            assert_eq!(typed, object, "{fields:?}");
+        }
+    }
 }

@@ -80,12 +80,100 @@ pub fn read_rows(
 /// Rows per batch of [`read_batches`].
 pub const BATCH_ROWS: usize = 4096;
 
-/// As [`read_rows`], `BATCH_ROWS` rows at a time: lines are read in order,
-/// and each batch's lines are split into fields in parallel.
+/// A row read but not yet split into fields: the caller splits a batch of
+/// them in parallel ([`Unread::into_row`], or its own typed reading of a
+/// CSV record).
+pub enum Unread {
+    Row(RawRow),
+    Csv {
+        line: u64,
+        record: csv::ByteRecord,
+        /// The line was longer than [`MAX_LINE_BYTES`] and cut.
+        cut: bool,
+    },
+    Json {
+        line: u64,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Unread {
+    /// The row as loosely typed fields; `header`: the CSV header.
+    pub fn into_row(self, header: &[String]) -> RawRow {
+        match self {
+            Unread::Row(row) => row,
+            Unread::Csv { line, record, cut } => RawRow {
+                line,
+                raw: raw_csv(&record),
+                fields: if cut {
+                    Err(cut_line())
+                } else {
+                    csv_fields(header, &record)
+                },
+            },
+            Unread::Json { line, bytes } => RawRow {
+                line,
+                raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
+                fields: json_object(&bytes),
+            },
+        }
+    }
+}
+
+/// The raw text of a CSV record, as the quarantine file shows it.
+pub fn csv_raw(record: &csv::ByteRecord) -> String {
+    raw_csv(record)
+}
+
+/// The text of each field of a CSV record, or why the record cannot be
+/// read (the same rejection [`read_rows`] gives it).
+pub fn csv_texts<'r>(
+    header: &[String],
+    record: &'r csv::ByteRecord,
+) -> Result<Vec<&'r str>, Rejection> {
+    if record.len() != header.len() {
+        return Err(field_count(record.len(), header.len()));
+    }
+    header
+        .iter()
+        .zip(record.iter())
+        .map(|(name, bytes)| std::str::from_utf8(bytes).map_err(|_| not_utf8(name)))
+        .collect()
+}
+
+fn cut_line() -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        None,
+        format!("the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"),
+    )
+}
+
+fn field_count(found: usize, header: usize) -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        None,
+        format!(
+            "{found} fields where the header has {header}; the line is truncated or has stray separators"
+        ),
+    )
+}
+
+fn not_utf8(name: &str) -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        Some(name),
+        format!("{name} is not valid UTF-8"),
+    )
+}
+
+/// As [`read_rows`], [`BATCH_ROWS`] rows at a time, with the CSV header
+/// (empty for other containers): lines are read in order and handed over
+/// unsplit, so the caller splits each batch in parallel.
 pub fn read_batches(
     path: &Path,
     container: Container,
-    each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>,
+    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
 ) -> Result<()> {
     match container {
         Container::Csv => read_csv_batches(path, each),
@@ -93,14 +181,14 @@ pub fn read_batches(
         Container::Parquet => {
             let mut batch = Vec::with_capacity(BATCH_ROWS);
             read_parquet(path, &mut |row| {
-                batch.push(row);
+                batch.push(Unread::Row(row));
                 if batch.len() >= BATCH_ROWS {
-                    each(std::mem::take(&mut batch))?;
+                    each(&[], std::mem::take(&mut batch))?;
                 }
                 Ok(())
             })?;
             if !batch.is_empty() {
-                each(batch)?;
+                each(&[], batch)?;
             }
             Ok(())
         }
@@ -366,11 +454,13 @@ fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<(
     }
 }
 
-fn read_csv_batches(path: &Path, each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>) -> Result<()> {
-    use rayon::prelude::*;
+fn read_csv_batches(
+    path: &Path,
+    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
+) -> Result<()> {
     let mut reader = csv_reader(path)?;
     let header = csv_header(path, &mut reader)?;
-    let mut records: Vec<(csv::ByteRecord, u64, bool)> = Vec::with_capacity(BATCH_ROWS);
+    let mut batch: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
     loop {
         let mut record = csv::ByteRecord::new();
         let more = reader
@@ -379,28 +469,10 @@ fn read_csv_batches(path: &Path, each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>
         if more {
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let cut = reader.get_ref().cut.contains(&line);
-            records.push((record, line, cut));
+            batch.push(Unread::Csv { line, record, cut });
         }
-        if records.len() >= BATCH_ROWS || (!more && !records.is_empty()) {
-            let rows: Vec<RawRow> = records
-                .par_drain(..)
-                .map(|(record, line, cut)| RawRow {
-                    line,
-                    raw: raw_csv(&record),
-                    fields: if cut {
-                        Err(Rejection::new(
-                            Reason::MalformedRow,
-                            None,
-                            format!(
-                                "the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"
-                            ),
-                        ))
-                    } else {
-                        csv_fields(&header, &record)
-                    },
-                })
-                .collect();
-            each(rows)?;
+        if batch.len() >= BATCH_ROWS || (!more && !batch.is_empty()) {
+            each(&header, std::mem::take(&mut batch))?;
         }
         if !more {
             return Ok(());
@@ -409,10 +481,32 @@ fn read_csv_batches(path: &Path, each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>
 }
 
 fn raw_csv(record: &csv::ByteRecord) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let _ = w.write_byte_record(record);
-    let bytes = w.into_inner().unwrap_or_default();
-    String::from_utf8_lossy(&bytes).trim_end().to_string()
+    // One writer per thread, reused: a fresh one per row costs a buffer
+    // allocation per row. Flexible, so a record of another length than the
+    // last is written as it is.
+    thread_local! {
+        static RAW: std::cell::RefCell<csv::Writer<Vec<u8>>> =
+            std::cell::RefCell::new(raw_writer());
+    }
+    RAW.with(|w| {
+        let mut w = w.borrow_mut();
+        let start = w.get_ref().len();
+        let _ = w.write_byte_record(record);
+        let _ = w.flush();
+        let text = String::from_utf8_lossy(&w.get_ref()[start..])
+            .trim_end()
+            .to_string();
+        if w.get_ref().len() > 1 << 20 {
+            *w = raw_writer();
+        }
+        text
+    })
+}
+
+fn raw_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new())
 }
 
 fn csv_fields(
@@ -420,25 +514,11 @@ fn csv_fields(
     record: &csv::ByteRecord,
 ) -> Result<Map<String, Value>, Rejection> {
     if record.len() != header.len() {
-        return Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!(
-                "{} fields where the header has {}; the line is truncated or has stray separators",
-                record.len(),
-                header.len()
-            ),
-        ));
+        return Err(field_count(record.len(), header.len()));
     }
     let mut map = Map::with_capacity(header.len());
     for (name, bytes) in header.iter().zip(record.iter()) {
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            Rejection::new(
-                Reason::MalformedRow,
-                Some(name),
-                format!("{name} is not valid UTF-8"),
-            )
-        })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(name))?;
         let v = if text.is_empty() {
             Value::Null
         } else {
@@ -558,18 +638,10 @@ fn read_json_lines(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> R
     }
 }
 
-/// A line of an NDJSON file: read already (cut or not an object), or
-/// bytes still to parse.
-enum Line {
-    Ready(RawRow),
-    Bytes(u64, Vec<u8>),
-}
-
 fn read_json_line_batches(
     path: &Path,
-    each: &mut dyn FnMut(Vec<RawRow>) -> Result<()>,
+    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
 ) -> Result<()> {
-    use rayon::prelude::*;
     let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
     let first = {
         let buf = reader
@@ -580,18 +652,18 @@ fn read_json_line_batches(
     if first == Some(b'[') {
         let mut batch = Vec::with_capacity(BATCH_ROWS);
         read_json_array(path, reader, &mut |row| {
-            batch.push(row);
+            batch.push(Unread::Row(row));
             if batch.len() >= BATCH_ROWS {
-                each(std::mem::take(&mut batch))?;
+                each(&[], std::mem::take(&mut batch))?;
             }
             Ok(())
         })?;
         if !batch.is_empty() {
-            each(batch)?;
+            each(&[], batch)?;
         }
         return Ok(());
     }
-    let mut lines: Vec<Line> = Vec::with_capacity(BATCH_ROWS);
+    let mut lines: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
     let mut line = 0u64;
     loop {
         let mut buf = Vec::new();
@@ -607,34 +679,17 @@ fn read_json_line_batches(
                 skip_line(&mut reader)
                     .with_context(|| format!("{}: read error on line {line}", path.display()))?;
                 let raw = String::from_utf8_lossy(&buf[..256.min(buf.len())]).to_string();
-                lines.push(Line::Ready(RawRow {
+                lines.push(Unread::Row(RawRow {
                     line,
                     raw,
-                    fields: Err(Rejection::new(
-                        Reason::MalformedRow,
-                        None,
-                        format!(
-                            "the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"
-                        ),
-                    )),
+                    fields: Err(cut_line()),
                 }));
             } else if !buf.iter().all(u8::is_ascii_whitespace) {
-                lines.push(Line::Bytes(line, buf));
+                lines.push(Unread::Json { line, bytes: buf });
             }
         }
         if lines.len() >= BATCH_ROWS || (!more && !lines.is_empty()) {
-            let rows: Vec<RawRow> = lines
-                .par_drain(..)
-                .map(|l| match l {
-                    Line::Ready(row) => row,
-                    Line::Bytes(line, bytes) => RawRow {
-                        line,
-                        raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
-                        fields: json_object(&bytes),
-                    },
-                })
-                .collect();
-            each(rows)?;
+            each(&[], std::mem::take(&mut lines))?;
         }
         if !more {
             return Ok(());
@@ -751,5 +806,34 @@ fn any_to_json(v: AnyValue) -> Value {
             Value::String(super::fields::format_timestamp(micros))
         }
         other => Value::String(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    #[test]
+    fn raw_text_of_a_row_is_the_row_written_alone() {
+        let alone = |r: &csv::ByteRecord| {
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            let _ = w.write_byte_record(r);
+            String::from_utf8_lossy(&w.into_inner().unwrap())
+                .trim_end()
+                .to_string()
+        };
+        let rows: Vec<Vec<&[u8]>> = vec![
+            vec![b"a", b"b,c", b"say \"hi\""],
+            vec![b""],
+            vec![],
+            vec![b"x", b"", b"multi\nline", b"\xff\xfe"],
+            vec![b" padded ", b"=1+2"],
+        ];
+        for _ in 0..2 {
+            for fields in &rows {
+                let r = csv::ByteRecord::from(fields.clone());
+                assert_eq!(raw_csv(&r), alone(&r), "{fields:?}");
+            }
+        }
     }
 }
