@@ -101,12 +101,12 @@ fn chunk_size_changes_no_byte_of_csv_and_parquet_outputs() {
         ("events.csv", &[2][..]),
         ("events.ndjson", &[5][..]),
     ] {
-        let whole = ingest(dir.path(), &[messy.clone()], out, None);
+        let whole = ingest(dir.path(), std::slice::from_ref(&messy), out, None);
         let report = String::from_utf8_lossy(&whole[2]).to_string();
         assert!(report.contains("\"duplicate_"), "{report}");
         assert!(report.contains("\"malformed_row\": 1"), "{report}");
         for &chunk in chunks {
-            let pieces = ingest(dir.path(), &[messy.clone()], out, Some(chunk));
+            let pieces = ingest(dir.path(), std::slice::from_ref(&messy), out, Some(chunk));
             for (i, what) in ["events", "quarantine", "report", "stdout"]
                 .iter()
                 .enumerate()

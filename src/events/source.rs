@@ -77,6 +77,9 @@ pub fn read_rows(
     }
 }
 
+/// What [`read_batches`] calls with each batch (and the CSV header).
+pub type BatchFn<'a> = dyn FnMut(&[String], Vec<Unread>) -> Result<()> + 'a;
+
 /// Rows per batch of [`read_batches`].
 pub const BATCH_ROWS: usize = 4096;
 
@@ -170,11 +173,7 @@ fn not_utf8(name: &str) -> Rejection {
 /// As [`read_rows`], [`BATCH_ROWS`] rows at a time, with the CSV header
 /// (empty for other containers): lines are read in order and handed over
 /// unsplit, so the caller splits each batch in parallel.
-pub fn read_batches(
-    path: &Path,
-    container: Container,
-    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
-) -> Result<()> {
+pub fn read_batches(path: &Path, container: Container, each: &mut BatchFn) -> Result<()> {
     match container {
         Container::Csv => read_csv_batches(path, each),
         Container::Ndjson => read_json_line_batches(path, each),
@@ -454,10 +453,7 @@ fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<(
     }
 }
 
-fn read_csv_batches(
-    path: &Path,
-    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
-) -> Result<()> {
+fn read_csv_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     let mut reader = csv_reader(path)?;
     let header = csv_header(path, &mut reader)?;
     let mut batch: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
@@ -638,10 +634,7 @@ fn read_json_lines(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> R
     }
 }
 
-fn read_json_line_batches(
-    path: &Path,
-    each: &mut dyn FnMut(&[String], Vec<Unread>) -> Result<()>,
-) -> Result<()> {
+fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
     let first = {
         let buf = reader

@@ -124,7 +124,7 @@ pub struct EventWriter {
 
 enum Target {
     Parquet {
-        writer: polars::io::parquet::write::BatchedWriter<File>,
+        writer: Box<polars::io::parquet::write::BatchedWriter<File>>,
         cols: EventColumns,
         groups: std::vec::IntoIter<usize>,
         current: usize,
@@ -204,9 +204,11 @@ impl crate::events::ingest::EventSink for EventWriter {
     fn begin(&mut self, total: u64) -> Result<()> {
         if let Target::Unplanned(file) = &self.to {
             let schema = EventColumns::default().into_frame()?.schema().clone();
-            let writer = ParquetWriter::new(file.try_clone()?)
-                .with_statistics(StatisticsOptions::default())
-                .batched(&schema)?;
+            let writer = Box::new(
+                ParquetWriter::new(file.try_clone()?)
+                    .with_statistics(StatisticsOptions::default())
+                    .batched(&schema)?,
+            );
             let mut groups = row_groups(total).into_iter();
             let current = groups.next().unwrap_or(0);
             self.to = Target::Parquet {
