@@ -52,9 +52,9 @@ PY=$VENV/bin/python
 
 # (a) The logs, simulated once: the same events as CSV and as NDJSON, and a
 # small NDJSON log for the memory comparison.
-CSV=$DATA/events_1p5m.csv
-NDJSON=$DATA/events_1p5m.ndjson
-SMALL=$DATA/events_small.ndjson
+CSV=$DATA/events_$CARTS.csv
+NDJSON=$DATA/events_$CARTS.ndjson
+SMALL=$DATA/events_$SMALL_CARTS.ndjson
 for f in "$CSV" "$NDJSON"; do
     if [ ! -f "$f" ]; then
         say "simulating $CARTS carts (seed $SEED) -> $f"
