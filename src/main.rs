@@ -437,6 +437,7 @@ impl ReadArgs {
             rates: self.rates.iter().cloned().collect::<BTreeMap<_, _>>(),
             customer_key: self.customer_key,
             klaviyo_steps: None,
+            chunk: None,
         }
     }
 }
@@ -637,13 +638,14 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
         Some(p) => Quarantine::to_file(p)?,
         None => Quarantine::discard(),
     };
-    let (events, report) = stage("read and validate", || {
-        ingest::ingest(&a.inputs, &opts, &mut quarantine)
+    // Read, validated and written as one streaming pass (sorted runs
+    // merged into the output).
+    let mut out = events::store::EventWriter::create(&a.out)?;
+    let report = cartlift::progress::timed("read, validate and sort", || {
+        ingest::ingest_into(&a.inputs, &opts, &mut quarantine, &mut out)
     })?;
     quarantine.finish()?;
-    stage("write events", || {
-        events::store::write_events(&events, &a.out)
-    })?;
+    stage("write events", || out.commit())?;
     outln!("{}", report.summary_line());
     for (reason, n) in &report.quarantined_by_reason {
         outln!("  quarantined {n:>8}  {reason}");
@@ -672,55 +674,44 @@ fn run_paths(a: PathsArgs) -> Result<()> {
         ],
     )?;
     let config = FlowConfig::load(&a.flow)?;
-    if let Some(events) = flow::single_parquet(&a.events) {
-        // One canonical Parquet file: customer range by customer range, in bounded memory.
-        let run = stage("reconstruct flow entries", || {
-            flow::stream::paths_parquet(
-                events,
-                &config,
-                &a.out,
-                a.touches.as_deref(),
-                flow::stream::ROWS_PER_RANGE,
-            )
-        })?;
-        let audit = if a.show_ids {
-            run.audit
-        } else {
-            flow::audit_by_row(&run.audit, &flow::read_entry_ids(&a.out)?)?
-        };
-        if let Some(p) = &a.audit {
-            write_json(p, &audit)?;
+    // Raw inputs are ingested (streaming) into a temporary canonical
+    // Parquet file first, so every input takes the bounded-memory route.
+    let (events_path, staged) = match flow::single_parquet(&a.events) {
+        Some(p) => (p.to_path_buf(), None),
+        None => {
+            let mut opts = a.read.options();
+            opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
+            let staged = cartlift::progress::timed("read events", || {
+                flow::ingest_to_parquet(&a.events, &opts)
+            })?;
+            (staged.path.clone(), Some(staged))
         }
-        say(&flow::summary_of(&run.totals, &audit)?);
-        if audit.entries == 0 {
-            eprintln!("{}", flow::no_entries_warning(&audit, &config));
-        }
-        return Ok(());
+    };
+    // One canonical Parquet file: customer range by customer range, in bounded memory.
+    let mut run = stage("reconstruct flow entries", || {
+        flow::stream::paths_parquet(
+            &events_path,
+            &config,
+            &a.out,
+            a.touches.as_deref(),
+            flow::stream::ROWS_PER_RANGE,
+        )
+    })?;
+    if let Some(s) = &staged {
+        // Quarantined raw rows count where unreadable canonical rows do.
+        run.audit.skipped_rows += s.quarantined;
     }
-    let table = stage("read events", || {
-        let mut opts = a.read.options();
-        opts.klaviyo_steps = Some(events::klaviyo::StepMap::from_config(&config));
-        flow::load_events(&a.events, &opts)
-    })?;
-    let mut tables = stage("reconstruct flow entries", || {
-        flow::reconstruct_tables(&table, &config, a.touches.is_some())
-    })?;
-    if !a.show_ids {
-        tables.audit = flow::audit_by_row(&tables.audit, &tables.carts)?;
-    }
-    stage("write outputs", || -> Result<()> {
-        flow::write_table(&mut tables.carts, &a.out)?;
-        if let Some(p) = &a.touches {
-            flow::write_table(&mut tables.touches, p)?;
-        }
-        Ok(())
-    })?;
+    let audit = if a.show_ids {
+        run.audit
+    } else {
+        flow::audit_by_row(&run.audit, &flow::read_entry_ids(&a.out)?)?
+    };
     if let Some(p) = &a.audit {
-        write_json(p, &tables.audit)?;
+        write_json(p, &audit)?;
     }
-    say(&flow::summary(&tables, &config)?);
-    if tables.audit.entries == 0 {
-        eprintln!("{}", flow::no_entries_warning(&tables.audit, &config));
+    say(&flow::summary_of(&run.totals, &audit)?);
+    if audit.entries == 0 {
+        eprintln!("{}", flow::no_entries_warning(&audit, &config));
     }
     Ok(())
 }

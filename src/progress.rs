@@ -33,11 +33,38 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// As [`stage`] without the spinner, for a stage that draws its own
+/// counter ([`rows`]).
+pub fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    if verbosity() >= 1 {
+        eprintln!("[{:>8.3} s] {name}", started.elapsed().as_secs_f64());
+    }
+    out
+}
+
 /// A detail line at `-vv`.
 pub fn detail(message: impl AsRef<str>) {
     if verbosity() >= 2 {
         eprintln!("             {}", message.as_ref());
     }
+}
+
+/// A counter of rows for a long read: rows done and the rate, on stderr
+/// (terminal only, as [`stage`]'s spinner).
+pub fn rows(name: &str) -> ProgressBar {
+    if verbosity() < 0 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(name.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }
 
 fn spinner(name: &str) -> ProgressBar {

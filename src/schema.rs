@@ -42,7 +42,9 @@ pub const REQUIRED_COLUMNS: [&str; 3] = [TS, EVENT, CUSTOMER_ID];
 /// The event vocabulary. The discriminant order is the tie-break for events
 /// that share a timestamp: cart activity before the order it led to, the
 /// order before its refund, a send before its engagement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 #[repr(u8)]
 pub enum EventKind {
     CartUpdated = 0,

@@ -9,6 +9,16 @@ use crate::schema::{self as col, EventKind};
 use serde_json::{Map, Value};
 
 pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Rejection> {
+    map_fields(|name| row.get(name), epoch)
+}
+
+/// [`map_row`] over any row: `get` gives a column's value (`None` for a
+/// column the input does not have).
+pub fn map_fields<'v>(
+    get: impl Fn(&str) -> Option<&'v Value>,
+    epoch: EpochUnit,
+) -> Result<Event, Rejection> {
+    let row = Getter(get);
     let ts = fields::timestamp(row.get(col::TS), col::TS, epoch)?;
     let name = fields::text(row.get(col::EVENT))
         .ok_or_else(|| Rejection::new(Reason::MissingEvent, Some(col::EVENT), "no event name"))?;
@@ -38,6 +48,14 @@ pub fn map_row(row: &Map<String, Value>, epoch: EpochUnit) -> Result<Event, Reje
     e.customer_status = fields::text(row.get(col::CUSTOMER_STATUS));
     e.currency = fields::text(row.get(col::CURRENCY)).map(|c| c.to_ascii_uppercase());
     Ok(e)
+}
+
+struct Getter<F>(F);
+
+impl<'v, F: Fn(&str) -> Option<&'v Value>> Getter<F> {
+    fn get(&self, name: &str) -> Option<&'v Value> {
+        (self.0)(name)
+    }
 }
 
 /// A row looks canonical when it carries the canonical key columns.

@@ -3,21 +3,22 @@
 
 use super::fields::EpochUnit;
 use super::identity::{self, CustomerKey, Identities, IdentityReport};
-use super::ledger::{self, LedgerReport, Pending, Source};
-use super::source::{self, Container, RawRow};
+use super::ledger::{self, Ledger, LedgerReport, OrderPayload, Pending, Source};
+use super::source::{self, Container, RawRow, Unread};
+use super::spill::{self, Bloom, Prints, Runs};
 use super::{
     canonical, check_event, ga4, klaviyo, segment, shopify, Event, Mapped, Reason, Rejection,
 };
 use crate::schema as col;
 use anyhow::{bail, Context, Result};
-use rayon::slice::ParallelSliceMut;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::BufWriter;
+use std::io::{BufWriter, Seek};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -57,6 +58,10 @@ pub struct IngestOptions {
     pub customer_key: CustomerKey,
     /// Klaviyo messages → flow steps (from the flow file), when known.
     pub klaviyo_steps: Option<klaviyo::StepMap>,
+    /// Events (and order payloads) held in memory before a sorted run is
+    /// spilled to a temporary file; `None`: [`spill::CHUNK_ENV`] or
+    /// [`spill::DEFAULT_CHUNK`]. The output does not depend on it.
+    pub chunk: Option<usize>,
 }
 
 /// Counts of one ingest run. `read == accepted + quarantined` always.
@@ -137,19 +142,40 @@ impl IngestReport {
 /// Where quarantined rows go: a CSV with the file, line, reason and raw row,
 /// written through the output layer (renamed into place by [`finish`](Self::finish))
 /// with every text cell encoded so no spreadsheet reads it as a formula.
+///
+/// Rows are written to an anonymous temporary file as they come; a row
+/// whose verdict comes later (an exact repeat is only certain once every
+/// row is read) is inserted where it was read ([`mark`](Self::mark),
+/// [`insert`](Self::insert)), so the file lists rows in reading order as
+/// if each had been decided at once.
 pub struct Quarantine {
-    writer: Option<(csv::Writer<BufWriter<File>>, crate::output::PartialFile)>,
+    writer: Option<Writer>,
+}
+
+struct Writer {
+    rows: csv::Writer<BufWriter<File>>,
+    target: crate::output::PartialFile,
+    shown: String,
+    /// (mark, CSV bytes of the row), in the order inserted.
+    inserted: Vec<(u64, Vec<u8>)>,
 }
 
 impl Quarantine {
     pub fn to_file(path: &Path) -> Result<Quarantine> {
-        let file = crate::output::PartialFile::create(path)
+        let target = crate::output::PartialFile::create(path)
             .with_context(|| format!("quarantine file {}", path.display()))?;
-        let mut w = csv::Writer::from_writer(BufWriter::new(file.handle()?));
-        w.write_record(["file", "line", "reason", "field", "detail", "raw"])
+        let spool = tempfile::tempfile()
+            .with_context(|| format!("quarantine file {}: no temporary file", path.display()))?;
+        let mut rows = csv::Writer::from_writer(BufWriter::new(spool));
+        rows.write_record(["file", "line", "reason", "field", "detail", "raw"])
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Quarantine {
-            writer: Some((w, file)),
+            writer: Some(Writer {
+                rows,
+                target,
+                shown: path.display().to_string(),
+                inserted: Vec::new(),
+            }),
         })
     }
 
@@ -158,36 +184,115 @@ impl Quarantine {
         Quarantine { writer: None }
     }
 
-    fn put(&mut self, file: &str, line: u64, rej: &Rejection, raw: &str) -> Result<()> {
+    fn record(file: &str, line: u64, rej: &Rejection, raw: &str) -> [String; 6] {
         use crate::output::encode::csv_cell;
-        if let Some((w, _)) = &mut self.writer {
-            w.write_record([
-                &*csv_cell(file),
-                &line.to_string(),
-                rej.reason.code(),
-                &csv_cell(rej.field.as_deref().unwrap_or("")),
-                &csv_cell(&rej.detail),
-                &csv_cell(&crate::validate::shorten_raw(raw)),
-            ])?;
+        [
+            csv_cell(file).into_owned(),
+            line.to_string(),
+            rej.reason.code().to_string(),
+            csv_cell(rej.field.as_deref().unwrap_or("")).into_owned(),
+            csv_cell(&rej.detail).into_owned(),
+            csv_cell(&crate::validate::shorten_raw(raw)).into_owned(),
+        ]
+    }
+
+    fn put(&mut self, file: &str, line: u64, rej: &Rejection, raw: &str) -> Result<()> {
+        if let Some(w) = &mut self.writer {
+            w.rows
+                .write_record(Self::record(file, line, rej, raw))
+                .with_context(|| format!("cannot write {}", w.shown))?;
+        }
+        Ok(())
+    }
+
+    /// Where the next row written would go.
+    fn mark(&mut self) -> Result<u64> {
+        let Some(w) = &mut self.writer else {
+            return Ok(0);
+        };
+        w.rows.flush()?;
+        let mut spool: &File = w.rows.get_ref().get_ref();
+        Ok(spool.stream_position()?)
+    }
+
+    /// A row decided late, placed at `mark` (marks inserted in increasing order).
+    fn insert(
+        &mut self,
+        mark: u64,
+        file: &str,
+        line: u64,
+        rej: &Rejection,
+        raw: &str,
+    ) -> Result<()> {
+        if let Some(w) = &mut self.writer {
+            let mut one = csv::Writer::from_writer(Vec::new());
+            one.write_record(Self::record(file, line, rej, raw))?;
+            w.inserted.push((mark, one.into_inner()?));
         }
         Ok(())
     }
 
     pub fn finish(self) -> Result<()> {
-        if let Some((mut w, file)) = self.writer {
-            w.flush()?;
-            drop(w);
-            file.commit()?;
+        use std::io::{Read, Write};
+        let Some(w) = self.writer else {
+            return Ok(());
+        };
+        let shown = w.shown;
+        let mut spool = w
+            .rows
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write {shown}: {}", e.error()))?
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write {shown}: {}", e.error()))?;
+        spool.rewind()?;
+        let mut out = BufWriter::new(w.target.handle()?);
+        let mut at = 0u64;
+        for (mark, bytes) in &w.inserted {
+            std::io::copy(&mut (&mut spool).take(mark - at), &mut out)
+                .with_context(|| format!("cannot write {shown}"))?;
+            at = *mark;
+            out.write_all(bytes)
+                .with_context(|| format!("cannot write {shown}"))?;
         }
-        Ok(())
+        std::io::copy(&mut spool, &mut out).with_context(|| format!("cannot write {shown}"))?;
+        out.flush()
+            .with_context(|| format!("cannot write {shown}"))?;
+        drop(out);
+        w.target.commit()
     }
 }
 
 /// Where an order payload came from, kept until the ledger decides on it.
+#[derive(bincode::Encode, bincode::Decode)]
 struct RowRef {
-    file: usize,
+    file: u32,
     line: u64,
     raw: String,
+}
+
+/// An order payload spilled with its row, in runs sorted by order id.
+#[derive(bincode::Encode, bincode::Decode)]
+struct SpilledPayload {
+    payload: OrderPayload,
+    row: RowRef,
+}
+
+/// Where accepted events go, in their final order: (time, kind, content).
+pub trait EventSink {
+    /// Called once, before the first event, with how many will come.
+    fn begin(&mut self, total: u64) -> Result<()>;
+    fn push(&mut self, e: Event) -> Result<()>;
+}
+
+impl EventSink for Vec<Event> {
+    fn begin(&mut self, total: u64) -> Result<()> {
+        self.reserve(total as usize);
+        Ok(())
+    }
+    fn push(&mut self, e: Event) -> Result<()> {
+        Vec::push(self, e);
+        Ok(())
+    }
 }
 
 /// Reads every input, maps and validates each row, merges every order
@@ -199,21 +304,53 @@ pub fn ingest(
     opts: &IngestOptions,
     quarantine: &mut Quarantine,
 ) -> Result<(Vec<Event>, IngestReport)> {
+    let mut events = Vec::new();
+    let report = ingest_into(inputs, opts, quarantine, &mut events)?;
+    Ok((events, report))
+}
+
+/// [`ingest`] into `sink`, in memory that does not grow with the number
+/// of events: rows are read and mapped one at a time; events and order
+/// payloads are kept in sorted runs of [`IngestOptions::chunk`] items,
+/// spilled to temporary files and merged back; what is held across rows is
+/// per customer identifier (aliases), a fixed-size filter of event
+/// fingerprints, and the rows that filter cannot clear (see below).
+///
+/// Exact repeats: a row whose every event was already read is quarantined
+/// (`duplicate_event`). The filter clears almost every row at once; the few
+/// it cannot (repeats, and its rare false positives) are held and decided
+/// after the last row by one pass over every fingerprint read, then
+/// quarantined in the place they were read. Order payloads are merged one
+/// order id at a time ([`Ledger`]). The events the sink receives, the
+/// quarantine file and the report are the same for any chunk size.
+pub fn ingest_into(
+    inputs: &[PathBuf],
+    opts: &IngestOptions,
+    quarantine: &mut Quarantine,
+    sink: &mut dyn EventSink,
+) -> Result<IngestReport> {
     if !opts.rates.is_empty() && opts.currency.is_none() {
         bail!("--rate given without --currency: expected the currency the rates convert to");
     }
+    let chunk = spill::chunk_size(opts.chunk);
     let mut state = State {
         opts,
         report: IngestReport::default(),
-        events: Vec::new(),
-        pending: Vec::new(),
-        seen_events: FxHashSet::default(),
+        events: Runs::new(chunk, by_time_and_kind),
+        pending: Runs::new(chunk, by_order_id),
+        bloom: Bloom::new(bloom_bytes(inputs), BLOOM_PROBES),
+        prints: Prints::new()?,
+        held: Vec::new(),
+        seq: 0,
         identities: Identities::default(),
         currency: opts.currency.clone().map(|c| c.to_ascii_uppercase()),
+        bar: crate::progress::rows("read and validate"),
     };
     for path in inputs {
         state.read_file(path, quarantine)?;
     }
+    state.bar.finish_and_clear();
+    state.decide_held(quarantine)?;
     let State {
         mut report,
         mut events,
@@ -223,9 +360,28 @@ pub fn ingest(
         ..
     } = state;
     let (ids, identity) = identities.resolve(opts.customer_key);
-    let resolution = ledger::resolve(pending, &ids);
-    for (row, rej) in resolution.rejected {
-        let file = &mut report.files[row.file];
+
+    // The ledger, one order id at a time.
+    let mut ledger: Ledger<RowRef> = Ledger::default();
+    let mut payloads = pending.merge()?;
+    let mut same_id: Vec<Pending<RowRef>> = Vec::new();
+    while let Some(p) = payloads.next_item()? {
+        let last = payloads
+            .peek()
+            .is_none_or(|next| next.payload.order_id != p.payload.order_id);
+        same_id.push(Pending {
+            payload: p.payload,
+            row: p.row,
+        });
+        if last {
+            for e in ledger.order_id(std::mem::take(&mut same_id), &ids) {
+                events.push(e)?;
+            }
+        }
+    }
+    let (rejected, ledger_report) = ledger.finish();
+    for (row, rej) in rejected {
+        let file = &mut report.files[row.file as usize];
         file.accepted -= 1;
         file.quarantined += 1;
         report.accepted -= 1;
@@ -236,19 +392,66 @@ pub fn ingest(
             .or_default() += 1;
         quarantine.put(&file.path, row.line, &rej, &row.raw)?;
     }
-    events.extend(resolution.events);
-    for e in &mut events {
+
+    // Every event under its customer's key, in (time, kind, content) order:
+    // runs are sorted by (time, kind); events of one (time, kind) are
+    // sorted by content after their customers are re-keyed.
+    report.events = events.len();
+    sink.begin(report.events)?;
+    let mut merged = events.merge()?;
+    let mut group: Vec<Event> = Vec::new();
+    while let Some(mut e) = merged.next_item()? {
         let key = ids.key(&e.customer_id);
         if key != e.customer_id {
             e.customer_id = key.to_string();
         }
+        let last = merged
+            .peek()
+            .is_none_or(|next| by_time_and_kind(next, &e) != Ordering::Equal);
+        if group.is_empty() && last {
+            sink.push(e)?;
+            continue;
+        }
+        group.push(e);
+        if last {
+            group.sort_unstable_by(content_order);
+            for e in group.drain(..) {
+                sink.push(e)?;
+            }
+        }
     }
-    events.par_sort_unstable_by(content_order);
-    report.events = events.len() as u64;
-    report.ledger = resolution.report;
+    report.ledger = ledger_report;
     report.identity = identity;
     report.currency = currency;
-    Ok((events, report))
+    Ok(report)
+}
+
+fn by_time_and_kind(a: &Event, b: &Event) -> Ordering {
+    (a.ts, a.kind).cmp(&(b.ts, b.kind))
+}
+
+fn by_order_id(a: &SpilledPayload, b: &SpilledPayload) -> Ordering {
+    a.payload.order_id.cmp(&b.payload.order_id)
+}
+
+/// Probes per fingerprint of the repeat filter.
+const BLOOM_PROBES: u32 = 7;
+
+/// The repeat filter's size: a byte for every 4 bytes of input, between
+/// 64 kB and 64 MB (the most it ever takes, whatever the log's size); at
+/// 64 MB and 25 M events about 1 in 10,000 rows is held for the exact check.
+fn bloom_bytes(inputs: &[PathBuf]) -> usize {
+    const MAX: usize = 64 << 20;
+    let mut bytes = 0usize;
+    for p in inputs {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_file() && !source::is_compressed(p) => {
+                bytes = bytes.saturating_add(m.len() as usize)
+            }
+            _ => return MAX,
+        }
+    }
+    (bytes / 4).clamp(64 << 10, MAX)
 }
 
 /// A total order on events: time, kind, then every field.
@@ -303,16 +506,36 @@ fn fingerprint(e: &Event) -> u128 {
     ((a as u128) << 64) | b as u128
 }
 
+/// A row the repeat filter could not clear: every one of its events may
+/// have been read before. Decided once every row is read.
+struct Held {
+    seq: u64,
+    file: usize,
+    line: u64,
+    raw: String,
+    /// Where the row goes in the quarantine file if it is a repeat.
+    mark: u64,
+    prints: Vec<u128>,
+    mapped: Mapped,
+}
+
 struct State<'a> {
     opts: &'a IngestOptions,
     report: IngestReport,
-    /// Accepted events that are not about orders.
-    events: Vec<Event>,
+    /// Accepted events that are not about orders, in runs by (time, kind).
+    events: Runs<Event>,
     /// Order payloads, decided on by the ledger once every row is read.
-    pending: Vec<Pending<RowRef>>,
-    seen_events: FxHashSet<u128>,
+    pending: Runs<SpilledPayload>,
+    /// Fingerprints of every event admitted so far.
+    bloom: Bloom,
+    /// The same fingerprints with their row's number, for the exact check.
+    prints: Prints,
+    held: Vec<Held>,
+    /// Rows admitted so far (the number of the next one).
+    seq: u64,
     identities: Identities,
     currency: Option<String>,
+    bar: indicatif::ProgressBar,
 }
 
 impl State<'_> {
@@ -341,30 +564,73 @@ impl State<'_> {
             ..FileReport::default()
         });
         let mut file_report = FileReport::default();
-        let mut on_row = |row: RawRow| {
-            file_report.read += 1;
-            let outcome = match self.map(format, &row, file_metric) {
-                Ok(mapped) => self.admit(mapped, file_index, &shown, &row)?,
-                Err(rej) => Err(rej),
+        let opts = self.opts;
+        // Canonical CSV is read column by column, without a JSON object per row.
+        let typed = format == Format::Canonical && container == Container::Csv;
+        // Rows are split into fields and mapped a batch at a time, in
+        // parallel; the checks across rows take them one by one in order.
+        let mut on_batch = |header: &[String], rows: Vec<Unread>| -> Result<()> {
+            use rayon::prelude::*;
+            let columns = typed.then(|| CanonicalColumns::of(header));
+            let prepare = |u: Unread| match (&columns, u) {
+                (
+                    Some(c),
+                    Unread::Csv {
+                        line,
+                        record,
+                        cut: false,
+                    },
+                ) => {
+                    let mapped = map_canonical_csv(opts, c, header, &record);
+                    Prepared {
+                        line,
+                        raw: RawText::Record(record),
+                        mapped,
+                    }
+                }
+                (_, u) => {
+                    let row = u.into_row(header);
+                    let mapped = map_row(opts, format, &row, file_metric);
+                    Prepared {
+                        line: row.line,
+                        raw: RawText::Text(row.raw),
+                        mapped,
+                    }
+                }
             };
-            match outcome {
-                Ok(()) => file_report.accepted += 1,
-                Err(rej) => {
-                    file_report.quarantined += 1;
-                    *self
-                        .report
-                        .quarantined_by_reason
-                        .entry(rej.reason.code().to_string())
-                        .or_default() += 1;
-                    quarantine.put(&shown, row.line, &rej, &row.raw)?;
+            let prepared: Vec<Prepared> = if rows.len() > 1 {
+                rows.into_par_iter().map(prepare).collect()
+            } else {
+                rows.into_iter().map(prepare).collect()
+            };
+            for row in prepared {
+                file_report.read += 1;
+                let outcome = match row.mapped {
+                    Ok(mapped) => {
+                        self.admit(mapped, file_index, &shown, row.line, &row.raw, quarantine)?
+                    }
+                    Err(rej) => Err(rej),
+                };
+                match outcome {
+                    Ok(()) => file_report.accepted += 1,
+                    Err(rej) => {
+                        file_report.quarantined += 1;
+                        *self
+                            .report
+                            .quarantined_by_reason
+                            .entry(rej.reason.code().to_string())
+                            .or_default() += 1;
+                        quarantine.put(&shown, row.line, &rej, &row.raw.text())?;
+                    }
                 }
             }
+            self.bar.set_position(self.report.read + file_report.read);
             Ok(())
         };
         if pages {
-            klaviyo::read_pages(path, &mut on_row)?;
+            klaviyo::read_pages(path, &mut |row| on_batch(&[], vec![Unread::Row(row)]))?;
         } else {
-            source::read_rows(path, container, &mut on_row)?;
+            source::read_batches(path, container, &mut on_batch)?;
         }
         self.report.read += file_report.read;
         self.report.accepted += file_report.accepted;
@@ -375,58 +641,134 @@ impl State<'_> {
         f.quarantined = file_report.quarantined;
         Ok(())
     }
+}
 
-    fn map(
-        &self,
-        format: Format,
-        row: &RawRow,
-        file_metric: Option<&str>,
-    ) -> Result<Mapped, Rejection> {
-        let fields = row.fields.as_ref().map_err(Clone::clone)?;
-        let epoch = self.opts.epoch_unit;
-        let split = |e: Event, source: Source, full: bool| -> Result<Mapped, Rejection> {
-            check_event(&e)?;
-            crate::validate::event(&e)?;
-            if e.kind.is_order() {
-                Ok(Mapped::order(ledger::from_event(e, source, full)?))
-            } else {
-                Ok(Mapped::event(e))
-            }
-        };
-        let mut mapped = match format {
-            Format::Canonical | Format::Auto => {
-                let mut e = canonical::map_row(fields, epoch)?;
-                e.customer_id = identity::normalize(&e.customer_id);
-                split(e, Source::Canonical, false)?
-            }
-            Format::Segment => match segment::map_row(fields, epoch)? {
-                (Some(e), ids) => split(e, Source::Segment, true)?.with_ids(ids),
-                // An identify/alias call: identifiers linked, no event.
-                (None, ids) => Mapped::default().with_ids(ids),
-            },
-            Format::Ga4 => {
-                let (e, ids) = ga4::map_row(fields, epoch)?;
-                split(e, Source::Ga4, true)?.with_ids(ids)
-            }
-            Format::Shopify => shopify::map_row(fields, epoch)?,
-            Format::Klaviyo => {
-                klaviyo::map_row(fields, epoch, self.opts.klaviyo_steps.as_ref(), file_metric)?
-            }
-        };
-        for e in &mapped.events {
-            check_event(e)?;
-            crate::validate::event(e)?;
+/// A row split and mapped (in parallel), waiting for the checks across rows.
+struct Prepared {
+    line: u64,
+    raw: RawText,
+    mapped: Result<Mapped, Rejection>,
+}
+
+/// A row's raw text, made only when it is needed (a quarantined row, an
+/// order payload, a row held for the repeat check).
+enum RawText {
+    Text(String),
+    Record(csv::ByteRecord),
+}
+
+impl RawText {
+    fn text(&self) -> String {
+        match self {
+            RawText::Text(t) => t.clone(),
+            RawText::Record(r) => source::csv_raw(r),
         }
-        for p in &mut mapped.orders {
-            if let Some(c) = &mut p.customer {
-                *c = identity::normalize(c);
-                crate::validate::id(col::CUSTOMER_ID, c)?;
-            }
-            crate::validate::id(col::ORDER_ID, &p.order_id)?;
-        }
-        Ok(mapped)
     }
+}
 
+/// Where each canonical column is in a CSV header.
+struct CanonicalColumns {
+    at: Vec<(&'static str, usize)>,
+}
+
+impl CanonicalColumns {
+    fn of(header: &[String]) -> CanonicalColumns {
+        CanonicalColumns {
+            at: col::CANONICAL_COLUMNS
+                .iter()
+                .filter_map(|&c| Some((c, header.iter().position(|h| h == c)?)))
+                .collect(),
+        }
+    }
+}
+
+/// A canonical CSV record mapped without a JSON object: the same values
+/// (empty cell: null; other cells: text), checks and rejections as
+/// [`map_row`] on the record's fields.
+fn map_canonical_csv(
+    opts: &IngestOptions,
+    columns: &CanonicalColumns,
+    header: &[String],
+    record: &csv::ByteRecord,
+) -> Result<Mapped, Rejection> {
+    let texts = source::csv_texts(header, record)?;
+    let values: Vec<(&str, Value)> = columns
+        .at
+        .iter()
+        .map(|&(name, i)| {
+            let v = match texts[i] {
+                "" => Value::Null,
+                t => Value::String(t.to_string()),
+            };
+            (name, v)
+        })
+        .collect();
+    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+    let e = canonical::map_fields(get, opts.epoch_unit)?;
+    check_mapped(canonical_event(e)?)
+}
+
+fn canonical_event(mut e: Event) -> Result<Mapped, Rejection> {
+    e.customer_id = identity::normalize(&e.customer_id);
+    split_event(e, Source::Canonical, false)
+}
+
+/// An event-shaped source's event: an order event becomes a payload for the ledger.
+fn split_event(e: Event, source: Source, full: bool) -> Result<Mapped, Rejection> {
+    check_event(&e)?;
+    crate::validate::event(&e)?;
+    if e.kind.is_order() {
+        Ok(Mapped::order(ledger::from_event(e, source, full)?))
+    } else {
+        Ok(Mapped::event(e))
+    }
+}
+
+/// The checks every mapped row passes, whatever its shape.
+fn check_mapped(mut mapped: Mapped) -> Result<Mapped, Rejection> {
+    for e in &mapped.events {
+        check_event(e)?;
+        crate::validate::event(e)?;
+    }
+    for p in &mut mapped.orders {
+        if let Some(c) = &mut p.customer {
+            *c = identity::normalize(c);
+            crate::validate::id(col::CUSTOMER_ID, c)?;
+        }
+        crate::validate::id(col::ORDER_ID, &p.order_id)?;
+    }
+    Ok(mapped)
+}
+
+/// One row mapped and validated (no state across rows: run in parallel).
+fn map_row(
+    opts: &IngestOptions,
+    format: Format,
+    row: &RawRow,
+    file_metric: Option<&str>,
+) -> Result<Mapped, Rejection> {
+    let fields = row.fields.as_ref().map_err(Clone::clone)?;
+    let epoch = opts.epoch_unit;
+    let mapped = match format {
+        Format::Canonical | Format::Auto => canonical_event(canonical::map_row(fields, epoch)?)?,
+        Format::Segment => match segment::map_row(fields, epoch)? {
+            (Some(e), ids) => split_event(e, Source::Segment, true)?.with_ids(ids),
+            // An identify/alias call: identifiers linked, no event.
+            (None, ids) => Mapped::default().with_ids(ids),
+        },
+        Format::Ga4 => {
+            let (e, ids) = ga4::map_row(fields, epoch)?;
+            split_event(e, Source::Ga4, true)?.with_ids(ids)
+        }
+        Format::Shopify => shopify::map_row(fields, epoch)?,
+        Format::Klaviyo => {
+            klaviyo::map_row(fields, epoch, opts.klaviyo_steps.as_ref(), file_metric)?
+        }
+    };
+    check_mapped(mapped)
+}
+
+impl State<'_> {
     /// Applies the checks that need state across rows (exact repeats of an
     /// event, currencies) and files order payloads for the ledger; `Err` of
     /// the outer result is fatal for the run.
@@ -435,18 +777,17 @@ impl State<'_> {
         mut mapped: Mapped,
         file: usize,
         shown: &str,
-        row: &RawRow,
+        line: u64,
+        raw: &RawText,
+        quarantine: &mut Quarantine,
     ) -> Result<Result<(), Rejection>> {
         let prints: Vec<u128> = mapped.events.iter().map(fingerprint).collect();
-        if !prints.is_empty() && prints.iter().all(|p| self.seen_events.contains(p)) {
-            return Ok(Err(Rejection::new(
-                Reason::DuplicateEvent,
-                None,
-                "an identical event was already read (a retry or a repeated export); counted once",
-            )));
-        }
+        // A repeat has every event read before; the filter says which rows
+        // certainly are not.
+        let maybe_repeat =
+            !prints.is_empty() && prints.iter().all(|&p| self.bloom.maybe_contains(p));
         for e in &mut mapped.events {
-            self.convert_currency(e, shown, row.line)
+            self.convert_currency(e, shown, line)
                 .map_err(anyhow::Error::msg)?;
         }
         for p in &mut mapped.orders {
@@ -455,31 +796,114 @@ impl State<'_> {
                 .clone()
                 .or_else(|| p.state.as_ref().and_then(|s| s.currency.clone()));
             let converted = self
-                .convert(cur, p.amounts_mut(), shown, row.line)
+                .convert(cur, p.amounts_mut(), shown, line)
                 .map_err(anyhow::Error::msg)?;
             if let Some(s) = &mut p.state {
                 s.currency = converted.clone();
             }
             p.currency = converted;
         }
+        let seq = self.seq;
+        self.seq += 1;
+        for &p in &prints {
+            self.bloom.insert(p);
+        }
+        if maybe_repeat {
+            self.held.push(Held {
+                seq,
+                file,
+                line,
+                raw: raw.text(),
+                mark: quarantine.mark()?,
+                prints,
+                mapped,
+            });
+            return Ok(Ok(()));
+        }
+        for &p in &prints {
+            self.prints.push(p, seq)?;
+        }
+        let raw = if mapped.orders.is_empty() {
+            String::new()
+        } else {
+            raw.text()
+        };
+        self.accept(mapped, file, line, &raw)?;
+        Ok(Ok(()))
+    }
+
+    /// Files a row that is not a repeat: its identifiers, events and order payloads.
+    fn accept(&mut self, mapped: Mapped, file: usize, line: u64, raw: &str) -> Result<()> {
         // Every mapper lists the row's customer among its identifiers, with
         // the kind the shape says it is.
         self.identities.observe(&mapped.ids);
-        self.seen_events.extend(prints);
-        self.events.append(&mut mapped.events);
+        for e in mapped.events {
+            self.events.push(e)?;
+        }
         // Every mapper gives a row at most one order payload, so the ledger's
         // verdict on a payload is the row's.
         for payload in mapped.orders {
-            self.pending.push(Pending {
+            self.pending.push(SpilledPayload {
                 payload,
                 row: RowRef {
-                    file,
-                    line: row.line,
-                    raw: row.raw.clone(),
+                    file: file as u32,
+                    line,
+                    raw: raw.to_string(),
                 },
-            });
+            })?;
         }
-        Ok(Ok(()))
+        Ok(())
+    }
+
+    /// Decides the held rows: a row is a repeat when each of its events
+    /// was read in an earlier row (the earliest row with an event is never
+    /// a repeat, so "earlier" needs no verdict on the earlier row).
+    fn decide_held(&mut self, quarantine: &mut Quarantine) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let mut first: FxHashMap<u128, u64> = FxHashMap::default();
+        for h in &self.held {
+            for &p in &h.prints {
+                let s = first.entry(p).or_insert(h.seq);
+                *s = (*s).min(h.seq);
+            }
+        }
+        let prints = std::mem::replace(&mut self.prints, Prints::new()?);
+        prints.scan(|p, seq| {
+            if let Some(s) = first.get_mut(&p) {
+                *s = (*s).min(seq);
+            }
+        })?;
+        let held = std::mem::take(&mut self.held);
+        crate::progress::detail(format!(
+            "{} rows held for the exact repeat check",
+            held.len()
+        ));
+        for h in held {
+            if h.prints.iter().all(|p| first[p] < h.seq) {
+                let rej = Rejection::new(
+                    Reason::DuplicateEvent,
+                    None,
+                    "an identical event was already read (a retry or a repeated export); counted once",
+                );
+                let file = &mut self.report.files[h.file];
+                file.accepted -= 1;
+                file.quarantined += 1;
+                self.report.accepted -= 1;
+                self.report.quarantined += 1;
+                *self
+                    .report
+                    .quarantined_by_reason
+                    .entry(rej.reason.code().to_string())
+                    .or_default() += 1;
+                let shown = file.path.clone();
+                quarantine.insert(h.mark, &shown, h.line, &rej, &h.raw)?;
+            } else {
+                self.accept(h.mapped, h.file, h.line, &h.raw)?;
+            }
+        }
+        Ok(())
     }
 
     fn convert_currency(&mut self, e: &mut Event, file: &str, line: u64) -> Result<(), String> {
@@ -560,4 +984,205 @@ fn require_columns(path: &Path, keys: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The column-wise reading of canonical CSV and the JSON-object one
+    /// give the same events and the same rejections.
+    #[test]
+    fn typed_canonical_csv_maps_as_the_json_object_route() {
+        let header: Vec<String> =
+            "ts,event,customer_id,cart_id,order_id,value,discount,flow_step,currency,extra"
+                .split(',')
+                .map(str::to_string)
+                .collect();
+        let rows: Vec<Vec<&[u8]>> = vec![
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b" Alice@Example.com ",
+                b"k1",
+                b"",
+                b"12.5",
+                b"",
+                b"",
+                b"usd",
+                b"x",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"order_completed",
+                b"c1",
+                b"k1",
+                b"o1",
+                b"12.5",
+                b"1",
+                b"",
+                b"EUR",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"order_refunded",
+                b"c1",
+                b"",
+                b"o1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"message_sent",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"0",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"message_sent",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"2.5",
+                b"",
+                b"",
+            ],
+            vec![
+                b"",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"  ",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"1772446500",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"teleported",
+                b"c1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"   ",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"NaN",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"-3",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"1e13",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"c\xff1",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+                b"",
+            ],
+            vec![b"2026-03-02T10:00:00Z", b"checkout_started", b"c1"],
+        ];
+        let opts = IngestOptions::default();
+        let columns = CanonicalColumns::of(&header);
+        for fields in rows {
+            let record = csv::ByteRecord::from(fields.clone());
+            let typed = map_canonical_csv(&opts, &columns, &header, &record);
+            let row = Unread::Csv {
+                line: 2,
+                record,
+                cut: false,
+            }
+            .into_row(&header);
+            let object = map_row(&opts, Format::Canonical, &row, None);
+            assert_eq!(typed, object, "{fields:?}");
+        }
+    }
 }

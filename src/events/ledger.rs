@@ -42,7 +42,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Which system an order id belongs to (ids are unique per source).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 pub enum Source {
     Canonical,
     Segment,
@@ -62,7 +64,7 @@ impl Source {
 }
 
 /// What one payload says about one order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct OrderPayload {
     pub source: Source,
     pub order_id: String,
@@ -100,7 +102,7 @@ impl OrderPayload {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct OrderState {
     /// When the order was placed (UTC µs).
     pub placed_at: i64,
@@ -135,7 +137,7 @@ impl OrderState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct RefundFact {
     /// The source's refund id, or `at|amount` where the source has none.
     pub key: String,
@@ -276,78 +278,140 @@ fn content_key(p: &OrderPayload) -> String {
 
 /// Merges every order payload into the ledger and emits canonical events.
 pub fn resolve<R>(payloads: Vec<Pending<R>>, ids: &Resolved) -> Resolution<R> {
-    // Group by record key: (source, order id, customer for per-customer ids).
-    type Key = (Source, String, String);
-    let mut groups: BTreeMap<Key, Vec<(String, Pending<R>)>> = BTreeMap::new();
-    for mut p in payloads {
-        if let Some(c) = &p.payload.customer {
-            p.payload.customer = Some(ids.key(c).to_string());
-        }
-        let scope = if p.payload.source.ids_per_customer() {
-            p.payload.customer.clone().unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let key = (p.payload.source, p.payload.order_id.clone(), scope);
-        groups
-            .entry(key)
-            .or_default()
-            .push((content_key(&p.payload), p));
+    // Payloads of one order id (from any source, for any customer) decide
+    // together; they stay in the order they were read.
+    let mut by_id: BTreeMap<String, Vec<Pending<R>>> = BTreeMap::new();
+    for p in payloads {
+        by_id.entry(p.payload.order_id.clone()).or_default().push(p);
     }
-    // A refund or cancellation whose source never places the order joins a
-    // record of the same order id that another source places (a store that
-    // sends orders through Segment and refunds as Shopify webhooks).
-    let orphans: Vec<Key> = groups
-        .iter()
-        .filter(|(_, g)| g.iter().all(|(_, p)| p.payload.state.is_none()))
-        .map(|(k, _)| k.clone())
-        .collect();
-    // Likewise a refund a server sent under another device id (GA4's
-    // Measurement Protocol) joins the one order of that id, when there is
-    // exactly one.
-    for key in orphans {
-        let placed: Vec<Key> = groups
+    let mut ledger = Ledger::default();
+    let mut events = Vec::new();
+    for (_, same_id) in by_id {
+        events.extend(ledger.order_id(same_id, ids));
+    }
+    let (rejected, report) = ledger.finish();
+    Resolution {
+        events,
+        rejected,
+        report,
+    }
+}
+
+/// Record key: (source, order id, customer for per-customer ids).
+type Key = (Source, String, String);
+
+/// The ledger fed one order id at a time (every payload that names it),
+/// so only one order's payloads are held at once: the streaming form of
+/// [`resolve`], with the same events, rejections (in record-key order)
+/// and report.
+pub struct Ledger<R> {
+    rejected: Vec<(Key, u64, R, Rejection)>,
+    report: LedgerReport,
+    tot: Totals,
+}
+
+impl<R> Default for Ledger<R> {
+    fn default() -> Self {
+        Ledger {
+            rejected: Vec::new(),
+            report: LedgerReport::default(),
+            tot: Totals::default(),
+        }
+    }
+}
+
+impl<R> Ledger<R> {
+    /// Every payload of one order id, in the order read; returns the
+    /// canonical order events of its records.
+    pub fn order_id(&mut self, payloads: Vec<Pending<R>>, ids: &Resolved) -> Vec<Event> {
+        let mut groups: BTreeMap<Key, Vec<(String, Pending<R>)>> = BTreeMap::new();
+        for mut p in payloads {
+            if let Some(c) = &p.payload.customer {
+                p.payload.customer = Some(ids.key(c).to_string());
+            }
+            let scope = if p.payload.source.ids_per_customer() {
+                p.payload.customer.clone().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let key = (p.payload.source, p.payload.order_id.clone(), scope);
+            groups
+                .entry(key)
+                .or_default()
+                .push((content_key(&p.payload), p));
+        }
+        // A refund or cancellation whose source never places the order joins a
+        // record of the same order id that another source places (a store that
+        // sends orders through Segment and refunds as Shopify webhooks).
+        let orphans: Vec<Key> = groups
             .iter()
-            .filter(|(k, g)| {
-                **k != key && k.1 == key.1 && g.iter().any(|(_, p)| p.payload.state.is_some())
-            })
+            .filter(|(_, g)| g.iter().all(|(_, p)| p.payload.state.is_none()))
             .map(|(k, _)| k.clone())
             .collect();
-        let other_source = placed.iter().find(|k| k.0 != key.0).cloned();
-        let same_source: Vec<&Key> = placed.iter().filter(|k| k.0 == key.0).collect();
-        let target = match (other_source, same_source.as_slice()) {
-            (_, [only]) => Some((*only).clone()),
-            (Some(t), []) => Some(t),
-            _ => None,
-        };
-        if let Some(t) = target {
-            let mut moved = groups.remove(&key).unwrap_or_default();
-            for (content, p) in &mut moved {
-                // It joins through the order, whoever it names.
-                p.payload.customer = None;
-                *content = content_key(&p.payload);
+        // Likewise a refund a server sent under another device id (GA4's
+        // Measurement Protocol) joins the one order of that id, when there is
+        // exactly one.
+        for key in orphans {
+            let placed: Vec<Key> = groups
+                .iter()
+                .filter(|(k, g)| {
+                    **k != key && k.1 == key.1 && g.iter().any(|(_, p)| p.payload.state.is_some())
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            let other_source = placed.iter().find(|k| k.0 != key.0).cloned();
+            let same_source: Vec<&Key> = placed.iter().filter(|k| k.0 == key.0).collect();
+            let target = match (other_source, same_source.as_slice()) {
+                (_, [only]) => Some((*only).clone()),
+                (Some(t), []) => Some(t),
+                _ => None,
+            };
+            if let Some(t) = target {
+                let mut moved = groups.remove(&key).unwrap_or_default();
+                for (content, p) in &mut moved {
+                    // It joins through the order, whoever it names.
+                    p.payload.customer = None;
+                    *content = content_key(&p.payload);
+                }
+                groups.entry(t).or_default().extend(moved);
             }
-            groups.entry(t).or_default().extend(moved);
         }
+        let mut out = Resolution {
+            events: Vec::new(),
+            rejected: Vec::new(),
+            report: std::mem::take(&mut self.report),
+        };
+        for (key, mut group) in groups {
+            group.sort_by(|a, b| a.0.cmp(&b.0));
+            resolve_order(group, &mut out, &mut self.tot);
+            for (row, rej) in out.rejected.drain(..) {
+                let n = self.rejected.len() as u64;
+                self.rejected.push((key.clone(), n, row, rej));
+            }
+        }
+        self.report = out.report;
+        out.events
     }
-    let mut out = Resolution {
-        events: Vec::new(),
-        rejected: Vec::new(),
-        report: LedgerReport::default(),
-    };
-    let mut tot = Totals::default();
-    for (_, mut group) in groups {
-        group.sort_by(|a, b| a.0.cmp(&b.0));
-        resolve_order(group, &mut out, &mut tot);
+
+    /// The rows to quarantine, in record-key order (then the order each
+    /// record rejected them in), and the bookkeeping.
+    pub fn finish(mut self) -> (Vec<(R, Rejection)>, LedgerReport) {
+        self.rejected.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let tot = &self.tot;
+        let r = &mut self.report;
+        r.test_order_value = money(tot.test);
+        r.refunded = money(tot.refunded);
+        r.refund_amount_capped = money(tot.capped);
+        r.cancellations = money(tot.cancelled);
+        r.gross_revenue = money(tot.gross);
+        r.net_revenue = money(tot.gross - tot.refunded - tot.cancelled);
+        let rejected = self
+            .rejected
+            .into_iter()
+            .map(|(_, _, row, rej)| (row, rej))
+            .collect();
+        (rejected, self.report)
     }
-    let r = &mut out.report;
-    r.test_order_value = money(tot.test);
-    r.refunded = money(tot.refunded);
-    r.refund_amount_capped = money(tot.capped);
-    r.cancellations = money(tot.cancelled);
-    r.gross_revenue = money(tot.gross);
-    r.net_revenue = money(tot.gross - tot.refunded - tot.cancelled);
-    out
 }
 
 /// Sums in cents (amounts are at most 1e12, so i128 sums never overflow).

@@ -14,12 +14,13 @@ pub mod ledger;
 pub mod segment;
 pub mod shopify;
 pub mod source;
+pub mod spill;
 pub mod store;
 
 use crate::schema::EventKind;
 
 /// One event on the canonical schema. Timestamps are UTC microseconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct Event {
     pub ts: i64,
     pub kind: EventKind,

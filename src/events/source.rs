@@ -77,6 +77,123 @@ pub fn read_rows(
     }
 }
 
+/// What [`read_batches`] calls with each batch (and the CSV header).
+pub type BatchFn<'a> = dyn FnMut(&[String], Vec<Unread>) -> Result<()> + 'a;
+
+/// Rows per batch of [`read_batches`].
+pub const BATCH_ROWS: usize = 4096;
+
+/// A row read but not yet split into fields: the caller splits a batch of
+/// them in parallel ([`Unread::into_row`], or its own typed reading of a
+/// CSV record).
+pub enum Unread {
+    Row(RawRow),
+    Csv {
+        line: u64,
+        record: csv::ByteRecord,
+        /// The line was longer than [`MAX_LINE_BYTES`] and cut.
+        cut: bool,
+    },
+    Json {
+        line: u64,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Unread {
+    /// The row as loosely typed fields; `header`: the CSV header.
+    pub fn into_row(self, header: &[String]) -> RawRow {
+        match self {
+            Unread::Row(row) => row,
+            Unread::Csv { line, record, cut } => RawRow {
+                line,
+                raw: raw_csv(&record),
+                fields: if cut {
+                    Err(cut_line())
+                } else {
+                    csv_fields(header, &record)
+                },
+            },
+            Unread::Json { line, bytes } => RawRow {
+                line,
+                raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
+                fields: json_object(&bytes),
+            },
+        }
+    }
+}
+
+/// The raw text of a CSV record, as the quarantine file shows it.
+pub fn csv_raw(record: &csv::ByteRecord) -> String {
+    raw_csv(record)
+}
+
+/// The text of each field of a CSV record, or why the record cannot be
+/// read (the same rejection [`read_rows`] gives it).
+pub fn csv_texts<'r>(
+    header: &[String],
+    record: &'r csv::ByteRecord,
+) -> Result<Vec<&'r str>, Rejection> {
+    if record.len() != header.len() {
+        return Err(field_count(record.len(), header.len()));
+    }
+    header
+        .iter()
+        .zip(record.iter())
+        .map(|(name, bytes)| std::str::from_utf8(bytes).map_err(|_| not_utf8(name)))
+        .collect()
+}
+
+fn cut_line() -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        None,
+        format!("the line is longer than {MAX_LINE_BYTES} bytes; the rest was not read"),
+    )
+}
+
+fn field_count(found: usize, header: usize) -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        None,
+        format!(
+            "{found} fields where the header has {header}; the line is truncated or has stray separators"
+        ),
+    )
+}
+
+fn not_utf8(name: &str) -> Rejection {
+    Rejection::new(
+        Reason::MalformedRow,
+        Some(name),
+        format!("{name} is not valid UTF-8"),
+    )
+}
+
+/// As [`read_rows`], [`BATCH_ROWS`] rows at a time, with the CSV header
+/// (empty for other containers): lines are read in order and handed over
+/// unsplit, so the caller splits each batch in parallel.
+pub fn read_batches(path: &Path, container: Container, each: &mut BatchFn) -> Result<()> {
+    match container {
+        Container::Csv => read_csv_batches(path, each),
+        Container::Ndjson => read_json_line_batches(path, each),
+        Container::Parquet => {
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            read_parquet(path, &mut |row| {
+                batch.push(Unread::Row(row));
+                if batch.len() >= BATCH_ROWS {
+                    each(&[], std::mem::take(&mut batch))?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                each(&[], batch)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// The column names a file offers, for format detection and required-column checks.
 pub fn peek_keys(path: &Path, container: Container) -> Result<Vec<String>> {
     match container {
@@ -124,6 +241,11 @@ impl std::error::Error for StopPeek {}
 fn is_stream(path: &Path) -> bool {
     path == Path::new(crate::output::STDIO)
         || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// A `.gz` input (read through a spool file, so its size on disk is not its size).
+pub fn is_compressed(path: &Path) -> bool {
+    is_gzip(path)
 }
 
 fn is_gzip(path: &Path) -> bool {
@@ -331,11 +453,56 @@ fn read_csv(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<(
     }
 }
 
+fn read_csv_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
+    let mut reader = csv_reader(path)?;
+    let header = csv_header(path, &mut reader)?;
+    let mut batch: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        let mut record = csv::ByteRecord::new();
+        let more = reader
+            .read_byte_record(&mut record)
+            .with_context(|| format!("{}: read error", path.display()))?;
+        if more {
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let cut = reader.get_ref().cut.contains(&line);
+            batch.push(Unread::Csv { line, record, cut });
+        }
+        if batch.len() >= BATCH_ROWS || (!more && !batch.is_empty()) {
+            each(&header, std::mem::take(&mut batch))?;
+        }
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
 fn raw_csv(record: &csv::ByteRecord) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let _ = w.write_byte_record(record);
-    let bytes = w.into_inner().unwrap_or_default();
-    String::from_utf8_lossy(&bytes).trim_end().to_string()
+    // One writer per thread, reused: a fresh one per row costs a buffer
+    // allocation per row. Flexible, so a record of another length than the
+    // last is written as it is.
+    thread_local! {
+        static RAW: std::cell::RefCell<csv::Writer<Vec<u8>>> =
+            std::cell::RefCell::new(raw_writer());
+    }
+    RAW.with(|w| {
+        let mut w = w.borrow_mut();
+        let start = w.get_ref().len();
+        let _ = w.write_byte_record(record);
+        let _ = w.flush();
+        let text = String::from_utf8_lossy(&w.get_ref()[start..])
+            .trim_end()
+            .to_string();
+        if w.get_ref().len() > 1 << 20 {
+            *w = raw_writer();
+        }
+        text
+    })
+}
+
+fn raw_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new())
 }
 
 fn csv_fields(
@@ -343,25 +510,11 @@ fn csv_fields(
     record: &csv::ByteRecord,
 ) -> Result<Map<String, Value>, Rejection> {
     if record.len() != header.len() {
-        return Err(Rejection::new(
-            Reason::MalformedRow,
-            None,
-            format!(
-                "{} fields where the header has {}; the line is truncated or has stray separators",
-                record.len(),
-                header.len()
-            ),
-        ));
+        return Err(field_count(record.len(), header.len()));
     }
     let mut map = Map::with_capacity(header.len());
     for (name, bytes) in header.iter().zip(record.iter()) {
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            Rejection::new(
-                Reason::MalformedRow,
-                Some(name),
-                format!("{name} is not valid UTF-8"),
-            )
-        })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(name))?;
         let v = if text.is_empty() {
             Value::Null
         } else {
@@ -478,6 +631,62 @@ fn read_json_lines(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> R
         let raw = String::from_utf8_lossy(&buf).trim_end().to_string();
         let fields = json_object(&buf);
         each(RawRow { line, raw, fields })?;
+    }
+}
+
+fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 16, open(path)?);
+    let first = {
+        let buf = reader
+            .fill_buf()
+            .with_context(|| format!("{}: read error", path.display()))?;
+        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
+    };
+    if first == Some(b'[') {
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        read_json_array(path, reader, &mut |row| {
+            batch.push(Unread::Row(row));
+            if batch.len() >= BATCH_ROWS {
+                each(&[], std::mem::take(&mut batch))?;
+            }
+            Ok(())
+        })?;
+        if !batch.is_empty() {
+            each(&[], batch)?;
+        }
+        return Ok(());
+    }
+    let mut lines: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
+    let mut line = 0u64;
+    loop {
+        let mut buf = Vec::new();
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("{}: read error after line {line}", path.display()))?;
+        let more = n > 0;
+        if more {
+            line += 1;
+            if n > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+                // Skip the rest of the line without holding it.
+                skip_line(&mut reader)
+                    .with_context(|| format!("{}: read error on line {line}", path.display()))?;
+                let raw = String::from_utf8_lossy(&buf[..256.min(buf.len())]).to_string();
+                lines.push(Unread::Row(RawRow {
+                    line,
+                    raw,
+                    fields: Err(cut_line()),
+                }));
+            } else if !buf.iter().all(u8::is_ascii_whitespace) {
+                lines.push(Unread::Json { line, bytes: buf });
+            }
+        }
+        if lines.len() >= BATCH_ROWS || (!more && !lines.is_empty()) {
+            each(&[], std::mem::take(&mut lines))?;
+        }
+        if !more {
+            return Ok(());
+        }
     }
 }
 
@@ -774,5 +983,34 @@ mod tests {
             Value::Array(vec![])
         );
         assert!(first_json_value(&b"nope"[..]).is_none());
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    #[test]
+    fn raw_text_of_a_row_is_the_row_written_alone() {
+        let alone = |r: &csv::ByteRecord| {
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            let _ = w.write_byte_record(r);
+            String::from_utf8_lossy(&w.into_inner().unwrap())
+                .trim_end()
+                .to_string()
+        };
+        let rows: Vec<Vec<&[u8]>> = vec![
+            vec![b"a", b"b,c", b"say \"hi\""],
+            vec![b""],
+            vec![],
+            vec![b"x", b"", b"multi\nline", b"\xff\xfe"],
+            vec![b" padded ", b"=1+2"],
+        ];
+        for _ in 0..2 {
+            for fields in &rows {
+                let r = csv::ByteRecord::from(fields.clone());
+                assert_eq!(raw_csv(&r), alone(&r), "{fields:?}");
+            }
+        }
     }
 }

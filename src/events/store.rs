@@ -93,6 +93,151 @@ impl EventColumns {
     }
 }
 
+/// Rows per Parquet row group when a whole frame is written at once
+/// (Polars' default), which [`EventWriter`] follows.
+const ROW_GROUP: usize = 512 * 512;
+
+/// The row-group sizes Polars' `ParquetWriter::finish` gives a
+/// single-chunk frame of `total` rows: `n = total / ROW_GROUP` groups (one
+/// when `n ≤ 1`), `n − 1` of `total / n` rows and the rest in the last.
+fn row_groups(total: u64) -> Vec<usize> {
+    let total = total as usize;
+    let n = total / ROW_GROUP;
+    if n <= 1 {
+        return vec![total];
+    }
+    let size = total / n;
+    let mut groups = vec![size; n - 1];
+    groups.push(total - size * (n - 1));
+    groups
+}
+
+/// Canonical events written as they come, in the format the extension
+/// names, through the output layer (renamed into place by
+/// [`commit`](Self::commit)); the bytes are those [`write_events`] writes
+/// for the same events. Holds one Parquet row group at most.
+pub struct EventWriter {
+    target: crate::output::PartialFile,
+    shown: String,
+    to: Target,
+}
+
+enum Target {
+    Parquet {
+        writer: Box<polars::io::parquet::write::BatchedWriter<File>>,
+        cols: EventColumns,
+        groups: std::vec::IntoIter<usize>,
+        current: usize,
+    },
+    Csv(csv::Writer<BufWriter<File>>),
+    Ndjson(BufWriter<File>),
+    /// Parquet, before [`EventWriter::begin`] says how many rows come.
+    Unplanned(File),
+}
+
+impl EventWriter {
+    pub fn create(path: &Path) -> Result<EventWriter> {
+        let name = path.to_string_lossy().to_ascii_lowercase();
+        let target = crate::output::PartialFile::create(path)?;
+        let file = target.handle()?;
+        let to = if name.ends_with(".parquet") || name.ends_with(".pq") {
+            Target::Unplanned(file)
+        } else if name.ends_with(".csv") {
+            let mut w = csv::Writer::from_writer(BufWriter::new(file));
+            w.write_record(col::CANONICAL_COLUMNS)?;
+            Target::Csv(w)
+        } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
+            Target::Ndjson(BufWriter::new(file))
+        } else {
+            bail!(
+                "{}: expected an output ending in .parquet, .csv or .ndjson",
+                path.display()
+            )
+        };
+        Ok(EventWriter {
+            target,
+            shown: path.display().to_string(),
+            to,
+        })
+    }
+
+    fn flush_group(&mut self) -> Result<()> {
+        if let Target::Parquet {
+            writer,
+            cols,
+            groups,
+            current,
+        } = &mut self.to
+        {
+            if cols.len() == *current && *current > 0 {
+                let df = std::mem::take(cols).into_frame()?;
+                writer.write_batch(&df)?;
+                *current = groups.next().unwrap_or(0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and renames the file into place.
+    pub fn commit(self) -> Result<()> {
+        let shown = self.shown.clone();
+        match self.to {
+            Target::Parquet {
+                mut writer, cols, ..
+            } => {
+                if !cols.is_empty() {
+                    writer.write_batch(&cols.into_frame()?)?;
+                }
+                writer.finish()?;
+            }
+            Target::Csv(mut w) => w.flush()?,
+            Target::Ndjson(mut w) => w.flush()?,
+            Target::Unplanned(_) => {
+                bail!("{shown}: internal error: no row count before the first row")
+            }
+        }
+        self.target.commit()
+    }
+}
+
+impl crate::events::ingest::EventSink for EventWriter {
+    fn begin(&mut self, total: u64) -> Result<()> {
+        if let Target::Unplanned(file) = &self.to {
+            let schema = EventColumns::default().into_frame()?.schema().clone();
+            let writer = Box::new(
+                ParquetWriter::new(file.try_clone()?)
+                    .with_statistics(StatisticsOptions::default())
+                    .batched(&schema)?,
+            );
+            let mut groups = row_groups(total).into_iter();
+            let current = groups.next().unwrap_or(0);
+            self.to = Target::Parquet {
+                writer,
+                cols: EventColumns::default(),
+                groups,
+                current,
+            };
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, e: Event) -> Result<()> {
+        match &mut self.to {
+            Target::Parquet { cols, .. } => {
+                cols.push_owned(e);
+                self.flush_group()?;
+            }
+            Target::Csv(w) => write_csv_row(w, &e)?,
+            Target::Ndjson(w) => {
+                serde_json::to_writer(&mut *w, &event_to_json(&e))?;
+                w.write_all(b"\n")?;
+            }
+            Target::Unplanned(_) => bail!("{}: internal error: no row count", self.shown),
+        }
+        Ok(())
+    }
+}
+
 /// As [`write_events`], consuming the events so large logs are not held twice.
 pub fn write_events_owned(events: Vec<Event>, path: &Path) -> Result<()> {
     let name = path.to_string_lossy().to_ascii_lowercase();
@@ -165,24 +310,31 @@ fn write_csv_to(events: &[Event], file: &mut File) -> Result<()> {
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     w.write_record(col::CANONICAL_COLUMNS)?;
     for e in events {
-        let o = |s: &Option<String>| s.clone().unwrap_or_default();
-        w.write_record([
-            format_timestamp(e.ts),
-            e.kind.as_str().to_string(),
-            e.customer_id.clone(),
-            o(&e.cart_id),
-            o(&e.order_id),
-            opt_num(e.value),
-            opt_num(e.discount),
-            o(&e.coupon),
-            e.flow_step.map(|s| s.to_string()).unwrap_or_default(),
-            o(&e.channel),
-            o(&e.variant),
-            o(&e.customer_status),
-            o(&e.currency),
-        ])?;
+        write_csv_row(&mut w, e)?;
     }
     w.flush()?;
+    Ok(())
+}
+
+fn write_csv_row(w: &mut csv::Writer<BufWriter<impl Write>>, e: &Event) -> Result<()> {
+    fn o(s: &Option<String>) -> &str {
+        s.as_deref().unwrap_or_default()
+    }
+    w.write_record([
+        format_timestamp(e.ts).as_str(),
+        e.kind.as_str(),
+        &e.customer_id,
+        o(&e.cart_id),
+        o(&e.order_id),
+        &opt_num(e.value),
+        &opt_num(e.discount),
+        o(&e.coupon),
+        &e.flow_step.map(|s| s.to_string()).unwrap_or_default(),
+        o(&e.channel),
+        o(&e.variant),
+        o(&e.customer_status),
+        o(&e.currency),
+    ])?;
     Ok(())
 }
 

@@ -487,14 +487,48 @@ pub fn load_events(
         return EventTable::read_parquet(path);
     }
     let mut quarantine = crate::events::ingest::Quarantine::discard();
-    let (events, report) = crate::events::ingest::ingest(inputs, opts, &mut quarantine)?;
+    let mut table = EventTable::default();
+    let report = crate::events::ingest::ingest_into(inputs, opts, &mut quarantine, &mut table)?;
     eprintln!("{}", report.summary_line());
     if let Some(w) = report.warning() {
         eprintln!("warning: {w}");
     }
-    let mut table = EventTable::from_events(&events);
     table.skipped_rows = report.quarantined;
     Ok(table)
+}
+
+/// Raw event files ingested into a temporary canonical Parquet file
+/// (removed with the value), for the routes that read one Parquet file in
+/// bounded memory.
+pub struct Staged {
+    pub path: std::path::PathBuf,
+    /// Rows quarantined by ingestion (counted as skipped rows).
+    pub quarantined: u64,
+    _dir: tempfile::TempDir,
+}
+
+/// Ingests `inputs` (streaming) into a temporary canonical Parquet file;
+/// the counts go to standard error as [`load_events`] gives them.
+pub fn ingest_to_parquet(
+    inputs: &[std::path::PathBuf],
+    opts: &crate::events::ingest::IngestOptions,
+) -> Result<Staged> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| anyhow::anyhow!("no temporary folder for the ingested events: {e}"))?;
+    let path = dir.path().join("events.parquet");
+    let mut quarantine = crate::events::ingest::Quarantine::discard();
+    let mut out = crate::events::store::EventWriter::create(&path)?;
+    let report = crate::events::ingest::ingest_into(inputs, opts, &mut quarantine, &mut out)?;
+    out.commit()?;
+    eprintln!("{}", report.summary_line());
+    if let Some(w) = report.warning() {
+        eprintln!("warning: {w}");
+    }
+    Ok(Staged {
+        path,
+        quarantined: report.quarantined,
+        _dir: dir,
+    })
 }
 
 /// Writes a table as Parquet or CSV, by extension.

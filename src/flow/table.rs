@@ -127,20 +127,28 @@ impl EventTable {
     pub fn from_events(events: &[Event]) -> EventTable {
         let mut t = EventTable::default();
         for e in events {
-            t.ts.push(e.ts);
-            t.kind.push(e.kind);
-            t.customer.push(t.customers.intern(&e.customer_id));
-            t.cart.push(t.carts.intern_opt(e.cart_id.as_deref()));
-            t.order.push(t.orders.intern_opt(e.order_id.as_deref()));
-            t.value.push(e.value.unwrap_or(f64::NAN));
-            t.discount.push(e.discount.unwrap_or(f64::NAN));
-            t.step.push(e.flow_step.unwrap_or(0));
-            t.channel.push(t.channels.intern_opt(e.channel.as_deref()));
-            t.status
-                .push(t.statuses.intern_opt(e.customer_status.as_deref()));
-            t.coupon.push(t.coupons.intern_opt(e.coupon.as_deref()));
+            t.push(e);
         }
         t
+    }
+
+    /// Appends one event.
+    pub fn push(&mut self, e: &Event) {
+        self.ts.push(e.ts);
+        self.kind.push(e.kind);
+        self.customer.push(self.customers.intern(&e.customer_id));
+        self.cart.push(self.carts.intern_opt(e.cart_id.as_deref()));
+        self.order
+            .push(self.orders.intern_opt(e.order_id.as_deref()));
+        self.value.push(e.value.unwrap_or(f64::NAN));
+        self.discount.push(e.discount.unwrap_or(f64::NAN));
+        self.step.push(e.flow_step.unwrap_or(0));
+        self.channel
+            .push(self.channels.intern_opt(e.channel.as_deref()));
+        self.status
+            .push(self.statuses.intern_opt(e.customer_status.as_deref()));
+        self.coupon
+            .push(self.coupons.intern_opt(e.coupon.as_deref()));
     }
 
     /// Reads a canonical events Parquet file (as written by `ingest` or `simulate`).
@@ -279,6 +287,17 @@ pub(crate) struct ParquetEvents {
     path: std::path::PathBuf,
     columns: Vec<String>,
     groups: Vec<(usize, usize)>,
+}
+
+impl crate::events::ingest::EventSink for EventTable {
+    fn begin(&mut self, total: u64) -> Result<()> {
+        self.reserve(total as usize);
+        Ok(())
+    }
+    fn push(&mut self, e: Event) -> Result<()> {
+        EventTable::push(self, &e);
+        Ok(())
+    }
 }
 
 impl ParquetEvents {

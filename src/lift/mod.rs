@@ -168,7 +168,11 @@ fn quantile_select(values: &mut [f64], p: f64) -> f64 {
     let at_hi = if hi == lo {
         at_lo
     } else {
-        above.iter().copied().min_by(f64::total_cmp).unwrap_or(at_lo)
+        above
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .unwrap_or(at_lo)
     };
     at_lo + (at_hi - at_lo) * (pos - lo as f64)
 }

@@ -325,9 +325,9 @@ fn ingest_events(
         klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
         ..IngestOptions::default()
     };
-    let (events, report) = ingest::ingest(inputs, &opts, &mut quarantine)?;
+    let mut table = EventTable::default();
+    let report = ingest::ingest_into(inputs, &opts, &mut quarantine, &mut table)?;
     quarantine.finish()?;
-    let mut table = EventTable::from_events(&events);
     // As `cartlift paths` counts them, so the audits agree.
     table.skipped_rows = report.quarantined;
     Ok((table, report))

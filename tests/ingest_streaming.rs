@@ -1,0 +1,197 @@
+//! Streaming ingestion: the events, the quarantine file and the report do
+//! not depend on how many events are held in memory per sorted run
+//! (`CARTLIFT_INGEST_CHUNK`), nor on where an input is cut into files —
+//! boundaries falling inside one customer's and one order's events.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// One ingest run: (events bytes, quarantine bytes, report JSON, stdout).
+fn ingest(dir: &Path, inputs: &[PathBuf], out: &str, chunk: Option<usize>) -> [Vec<u8>; 4] {
+    let out = dir.join(out);
+    let q = dir.join("q.csv");
+    let report = dir.join("report.json");
+    for p in [&out, &q, &report] {
+        let _ = std::fs::remove_file(p);
+    }
+    let mut args: Vec<String> = vec!["ingest".into()];
+    args.extend(inputs.iter().map(|p| s(p).to_string()));
+    for (k, v) in [("--out", &out), ("--quarantine", &q), ("--report", &report)] {
+        args.push(k.into());
+        args.push(s(v).into());
+    }
+    let mut cmd = bin();
+    cmd.current_dir(dir).args(&args);
+    match chunk {
+        Some(n) => cmd.env("CARTLIFT_INGEST_CHUNK", n.to_string()),
+        None => cmd.env_remove("CARTLIFT_INGEST_CHUNK"),
+    };
+    let o = cmd.output().expect("binary runs");
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    [
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&q).unwrap(),
+        std::fs::read(&report).unwrap(),
+        o.stdout,
+    ]
+}
+
+fn simulate(dir: &Path, carts: &str, format: &str, out: &str) -> PathBuf {
+    let path = dir.join(out);
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        carts,
+        "--seed",
+        "11",
+        "--format",
+        format,
+        "--out",
+        s(&path),
+    ]);
+    path
+}
+
+/// A canonical CSV with its troubles: exact repeats of earlier rows (one
+/// of them far from the original), a refund repeated, a row that cannot
+/// be read, and rows out of time order.
+fn messy_csv(dir: &Path) -> (PathBuf, Vec<String>) {
+    let clean = simulate(dir, "150", "canonical", "clean.csv");
+    let text = std::fs::read_to_string(clean).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header = lines.remove(0);
+    // Newest first: every run boundary then falls across time order.
+    lines.reverse();
+    let refund = lines
+        .iter()
+        .find(|l| l.contains(",order_refunded,"))
+        .cloned()
+        .expect("the simulated log has a refund");
+    let n = lines.len();
+    lines.insert(n / 2, lines[3].clone());
+    lines.insert(n / 3, refund);
+    lines.push(lines[n / 4].clone());
+    lines.insert(7, "2026-01-01T00:00:00Z,checkout_started".into());
+    let path = dir.join("messy.csv");
+    std::fs::write(
+        &path,
+        std::iter::once(header.clone())
+            .chain(lines.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    (path, std::iter::once(header).chain(lines).collect())
+}
+
+#[test]
+fn chunk_size_changes_no_byte_of_csv_and_parquet_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (messy, _) = messy_csv(dir.path());
+    for (out, chunks) in [
+        ("events.parquet", &[1, 7, 1000][..]),
+        ("events.csv", &[2][..]),
+        ("events.ndjson", &[5][..]),
+    ] {
+        let whole = ingest(dir.path(), std::slice::from_ref(&messy), out, None);
+        let report = String::from_utf8_lossy(&whole[2]).to_string();
+        assert!(report.contains("\"duplicate_"), "{report}");
+        assert!(report.contains("\"malformed_row\": 1"), "{report}");
+        for &chunk in chunks {
+            let pieces = ingest(dir.path(), std::slice::from_ref(&messy), out, Some(chunk));
+            for (i, what) in ["events", "quarantine", "report", "stdout"]
+                .iter()
+                .enumerate()
+            {
+                assert!(
+                    pieces[i] == whole[i],
+                    "{out}: {what} differs with {chunk} events per run"
+                );
+            }
+        }
+    }
+}
+
+/// Cuts `lines` (header first) into files at the given row numbers.
+fn cut(dir: &Path, lines: &[String], at: &[usize]) -> Vec<PathBuf> {
+    let (header, rows) = (&lines[0], &lines[1..]);
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(at);
+    bounds.push(rows.len());
+    bounds
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let p = dir.join(format!("piece{i}.csv"));
+            let body: Vec<&str> = std::iter::once(header.as_str())
+                .chain(rows[w[0]..w[1]].iter().map(String::as_str))
+                .collect();
+            std::fs::write(&p, body.join("\n") + "\n").unwrap();
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn files_cut_inside_a_customer_and_an_order_give_the_same_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (messy, lines) = messy_csv(dir.path());
+    let rows = &lines[1..];
+    let customer = |l: &str| l.split(',').nth(2).unwrap_or("").to_string();
+    let order = |l: &str| l.split(',').nth(4).unwrap_or("").to_string();
+    // Between two rows of one customer, and between an order's placement
+    // and a later row of the same order (its refund or cancellation).
+    let in_customer = (1..rows.len())
+        .find(|&i| i > rows.len() / 5 && customer(&rows[i - 1]) == customer(&rows[i]))
+        .expect("a customer with adjacent rows");
+    let in_order = rows
+        .iter()
+        .position(|l| l.contains(",order_refunded,") || l.contains(",order_cancelled,"))
+        .map(|i| {
+            let id = order(&rows[i]);
+            let j = rows
+                .iter()
+                .rposition(|l| l.contains(",order_completed,") && order(l) == id)
+                .expect("the placement of a refunded order");
+            // Newest first: the placement comes after its refund.
+            (i.min(j) + 1).max(in_customer + 1)
+        })
+        .expect("a refund or cancellation");
+    let pieces = cut(dir.path(), &lines, &[in_customer, in_order]);
+    assert_eq!(pieces.len(), 3);
+    let whole = ingest(dir.path(), &[messy], "events.parquet", None);
+    for chunk in [Some(3), None] {
+        let cut_up = ingest(dir.path(), &pieces, "events.parquet", chunk);
+        assert!(cut_up[0] == whole[0], "events differ when the log is cut");
+        assert_eq!(
+            String::from_utf8_lossy(&cut_up[3]).lines().next(),
+            String::from_utf8_lossy(&whole[3]).lines().next(),
+            "counts differ when the log is cut"
+        );
+    }
+}
+
+#[test]
+fn webhooks_with_aliases_and_order_snapshots_do_not_depend_on_the_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = simulate(dir.path(), "120", "shopify", "shop.ndjson");
+    let platform = dir.path().join("shop.platform.csv");
+    let inputs = [shop, platform];
+    let whole = ingest(dir.path(), &inputs, "events.csv", None);
+    assert!(!whole[0].is_empty());
+    for chunk in [1, 300] {
+        let pieces = ingest(dir.path(), &inputs, "events.csv", Some(chunk));
+        assert!(
+            pieces == whole,
+            "shopify: outputs differ with {chunk} per run"
+        );
+    }
+}
