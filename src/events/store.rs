@@ -4,7 +4,7 @@
 use super::fields::format_timestamp;
 use super::Event;
 use crate::schema::{self as col, EventKind};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -178,8 +178,15 @@ impl EventWriter {
         Ok(())
     }
 
-    /// Writes what is left and renames the file into place.
+    /// Writes what is left and renames the file into place; an I/O error
+    /// (disk full included) names the file.
     pub fn commit(self) -> Result<()> {
+        let shown = self.shown.clone();
+        self.commit_inner()
+            .with_context(|| format!("writing {shown}"))
+    }
+
+    fn commit_inner(self) -> Result<()> {
         let shown = self.shown.clone();
         match self.to {
             Target::Parquet {
@@ -202,6 +209,18 @@ impl EventWriter {
 
 impl crate::events::ingest::EventSink for EventWriter {
     fn begin(&mut self, total: u64) -> Result<()> {
+        self.begin_inner(total)
+            .with_context(|| format!("writing {}", self.shown))
+    }
+
+    fn push(&mut self, e: Event) -> Result<()> {
+        self.push_inner(e)
+            .with_context(|| format!("writing {}", self.shown))
+    }
+}
+
+impl EventWriter {
+    fn begin_inner(&mut self, total: u64) -> Result<()> {
         if let Target::Unplanned(file) = &self.to {
             let schema = EventColumns::default().into_frame()?.schema().clone();
             let writer = Box::new(
@@ -221,7 +240,7 @@ impl crate::events::ingest::EventSink for EventWriter {
         Ok(())
     }
 
-    fn push(&mut self, e: Event) -> Result<()> {
+    fn push_inner(&mut self, e: Event) -> Result<()> {
         match &mut self.to {
             Target::Parquet { cols, .. } => {
                 cols.push_owned(e);
