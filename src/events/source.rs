@@ -941,7 +941,10 @@ fn any_to_json(v: AnyValue) -> Value {
 mod tests {
     use super::*;
 
-    fn array_rows(text: &str) -> Result<Vec<(u64, Result<Map<String, Value>, String>)>> {
+    /// Each row's line and its fields, or the reason it was quarantined.
+    type Rows = Vec<(u64, Result<Map<String, Value>, String>)>;
+
+    fn array_rows(text: &str) -> Result<Rows> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.json");
         std::fs::write(&path, text).unwrap();
