@@ -525,6 +525,27 @@ fn csv_fields(
     Ok(map)
 }
 
+/// An object's entries and the first key it gave twice.
+type KeysOnce = (Map<String, Value>, Option<String>);
+
+/// An object's entries, each key's first value kept, with the first key
+/// given twice (if any) so the caller can refuse the object.
+fn object_keys_once<'de, A: serde::de::MapAccess<'de>>(
+    access: &mut A,
+) -> Result<KeysOnce, A::Error> {
+    let mut map = Map::new();
+    let mut twice = None;
+    while let Some(key) = access.next_key::<String>()? {
+        let value: Value = access.next_value()?;
+        if map.contains_key(&key) {
+            twice.get_or_insert(key);
+        } else {
+            map.insert(key, value);
+        }
+    }
+    Ok((map, twice))
+}
+
 /// A JSON object whose keys are unique (a key given twice is an error,
 /// not a silent choice of the last value).
 struct UniqueObject(Map<String, Value>);
@@ -541,17 +562,12 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
                 self,
                 mut access: A,
             ) -> Result<UniqueObject, A::Error> {
-                let mut map = Map::new();
-                while let Some(key) = access.next_key::<String>()? {
-                    let value: Value = access.next_value()?;
-                    if map.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format!(
-                            "key `{key}` appears twice in one object"
-                        )));
-                    }
-                    map.insert(key, value);
+                match object_keys_once(&mut access)? {
+                    (map, None) => Ok(UniqueObject(map)),
+                    (_, Some(key)) => Err(serde::de::Error::custom(format!(
+                        "key `{key}` appears twice in one object"
+                    ))),
                 }
-                Ok(UniqueObject(map))
             }
         }
         d.deserialize_map(Keys)
@@ -761,16 +777,7 @@ impl<'de> serde::Deserialize<'de> for Element {
                 self,
                 mut access: A,
             ) -> Result<Element, A::Error> {
-                let mut map = Map::new();
-                let mut twice = None;
-                while let Some(key) = access.next_key::<String>()? {
-                    let value: Value = access.next_value()?;
-                    if map.contains_key(&key) {
-                        twice.get_or_insert(key);
-                    } else {
-                        map.insert(key, value);
-                    }
-                }
+                let (map, twice) = object_keys_once(&mut access)?;
                 Ok(Element::Object(map, twice))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
