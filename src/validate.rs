@@ -73,6 +73,10 @@ pub fn id(field: &str, s: &str) -> Result<(), Rejection> {
             ),
         ));
     }
+    // Printable ASCII (the usual id) needs no per-character decoding.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(());
+    }
     if let Some(c) = s
         .chars()
         .find(|&c| crate::output::encode::is_unsafe_char(c))

@@ -94,8 +94,12 @@ pub struct CustomerFlow {
 /// channel matches any).
 #[derive(Debug, Default)]
 struct MessageLookup {
-    /// Entries indexed so far (entries are only ever appended).
+    /// Entries indexed so far (entries are only ever appended); `by_cart`
+    /// is only built once the customer has more than [`SCAN_ENTRIES`].
     entries_seen: usize,
+    /// Whether `latest_send` is kept: only once the customer has more than
+    /// [`SCAN_TOUCHES`] touches (a short scan is faster than hashing).
+    sends_indexed: bool,
     by_cart: rustc_hash::FxHashMap<u32, Vec<usize>>,
     latest_send: rustc_hash::FxHashMap<(usize, Option<i32>, Option<u32>), usize>,
 }
@@ -110,6 +114,10 @@ pub struct Rules {
     pub cap: Option<(u32, i64)>,
     /// Latest timestamp in the log: candidates and windows past it are incomplete.
     pub data_end: i64,
+    /// Up to how many entries and touches a customer's messages are matched
+    /// by scanning rather than through [`MessageLookup`]'s indexes (equal
+    /// results either way; scanning is faster for the usual few).
+    scan: (usize, usize),
 }
 
 impl Rules {
@@ -126,6 +134,7 @@ impl Rules {
                 .as_ref()
                 .map(|c| (c.max_messages, c.per.micros())),
             data_end,
+            scan: (SCAN_ENTRIES, SCAN_TOUCHES),
         }
     }
 }
@@ -302,22 +311,41 @@ fn open_entry(entries: &[Entry], ts: i64, cart: u32, window: i64) -> Option<usiz
     entries.iter().rposition(open)
 }
 
+/// Up to this many entries, a message's entry is found by scanning them.
+const SCAN_ENTRIES: usize = 8;
+/// Up to this many touches, an engagement's send is found by scanning them.
+const SCAN_TOUCHES: usize = 16;
+
+/// The keys a send is the latest of: (entry, step, channel), each of step
+/// and channel either its own or "any".
+fn send_keys(ei: usize, step: i32, channel: u32) -> [(usize, Option<i32>, Option<u32>); 4] {
+    [
+        (ei, Some(step), Some(channel)),
+        (ei, None, Some(channel)),
+        (ei, Some(step), None),
+        (ei, None, None),
+    ]
+}
+
 fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlow) {
     let ts = t.ts[r];
     let kind = t.kind[r];
     let cart = t.cart[r];
     let lookup = &mut out.lookup;
-    for i in lookup.entries_seen..out.entries.len() {
-        lookup
-            .by_cart
-            .entry(out.entries[i].cart)
-            .or_default()
-            .push(i);
-    }
-    lookup.entries_seen = out.entries.len();
     let entries = &out.entries;
     let latest = || entries.iter().rposition(|e| e.entered_at <= ts);
-    let entry = if cart != NONE {
+    let entry = if cart == NONE {
+        latest()
+    } else if entries.len() <= rules.scan.0 {
+        entries
+            .iter()
+            .rposition(|e| e.entered_at <= ts && e.cart == cart)
+            .or_else(latest)
+    } else {
+        for (i, e) in entries.iter().enumerate().skip(lookup.entries_seen) {
+            lookup.by_cart.entry(e.cart).or_default().push(i);
+        }
+        lookup.entries_seen = entries.len();
         lookup
             .by_cart
             .get(&cart)
@@ -328,8 +356,6 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
                     .find(|&i| entries[i].entered_at <= ts)
             })
             .or_else(latest)
-    } else {
-        latest()
     };
     let Some(ei) = entry else {
         out.audit.messages_without_entry += 1;
@@ -338,17 +364,22 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
     match kind {
         EventKind::MessageSent | EventKind::MessageSuppressed => {
             let (step, channel) = (t.step[r], t.channel[r]);
-            if kind == EventKind::MessageSent {
+            let lookup = &mut out.lookup;
+            if !lookup.sends_indexed && out.touches.len() >= rules.scan.1 {
+                // Past a short scan: index every earlier send, in order.
+                for (i, x) in out.touches.iter().enumerate().filter(|x| !x.1.suppressed) {
+                    for key in send_keys(x.entry, x.step, x.channel) {
+                        lookup.latest_send.insert(key, i);
+                    }
+                }
+                lookup.sends_indexed = true;
+            }
+            if kind == EventKind::MessageSent && lookup.sends_indexed {
                 // Events come in time order, so this send is the latest
                 // of every key it matches.
                 let at = out.touches.len();
-                for key in [
-                    (ei, Some(step), Some(channel)),
-                    (ei, None, Some(channel)),
-                    (ei, Some(step), None),
-                    (ei, None, None),
-                ] {
-                    out.lookup.latest_send.insert(key, at);
+                for key in send_keys(ei, step, channel) {
+                    lookup.latest_send.insert(key, at);
                 }
             }
             out.touches.push(Touch {
@@ -384,11 +415,17 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
                 (step != 0).then_some(step),
                 (channel != NONE).then_some(channel),
             );
-            let touch = out
-                .lookup
-                .latest_send
-                .get(&key)
-                .map(|&i| &mut out.touches[i]);
+            let at = if out.lookup.sends_indexed {
+                out.lookup.latest_send.get(&key).copied()
+            } else {
+                out.touches.iter().rposition(|x| {
+                    x.entry == ei
+                        && !x.suppressed
+                        && key.1.is_none_or(|s| x.step == s)
+                        && key.2.is_none_or(|c| x.channel == c)
+                })
+            };
+            let touch = at.map(|i| &mut out.touches[i]);
             let Some(touch) = touch else {
                 out.audit.engagement_without_send += 1;
                 return;
@@ -406,5 +443,85 @@ fn attach_message(t: &EventTable, r: usize, rules: &Rules, out: &mut CustomerFlo
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+
+    /// One customer with many entries (a cart each, a fortnight apart) and
+    /// many touches on two channels and four steps, with engagement that
+    /// names its step, its channel, both or neither, and carts of earlier
+    /// entries: the scanning and the indexed lookups must agree.
+    #[test]
+    fn scanning_and_indexed_lookups_agree() {
+        let config = FlowConfig::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/flow.toml"),
+        )
+        .unwrap();
+        let mut events = Vec::new();
+        let day = 86_400_000_000i64;
+        let mut t = 1_772_409_600_000_000i64;
+        let kinds = [
+            EventKind::MessageDelivered,
+            EventKind::MessageOpened,
+            EventKind::MessageClicked,
+            EventKind::MessageBounced,
+        ];
+        for s in 0..14 {
+            let mut e = Event::new(t, EventKind::CheckoutStarted, "busy@example.com");
+            e.cart_id = Some(format!("k{s}"));
+            e.value = Some(40.0 + s as f64);
+            events.push(e);
+            for j in 0..40i64 {
+                let at = t + 2 * 3_600_000_000 + j * 600_000_000;
+                let kind = if j % 3 == 0 {
+                    EventKind::MessageSent
+                } else if j % 11 == 0 {
+                    EventKind::MessageSuppressed
+                } else {
+                    kinds[(j % 4) as usize]
+                };
+                let mut e = Event::new(at, kind, "busy@example.com");
+                if j % 5 != 1 {
+                    e.flow_step = Some(1 + (j % 4) as i32);
+                }
+                if j % 7 != 2 {
+                    e.channel = Some(if j % 2 == 0 { "email" } else { "sms" }.into());
+                }
+                if j % 6 == 4 {
+                    e.cart_id = Some(format!("k{}", s / 2));
+                }
+                events.push(e);
+            }
+            if s % 4 == 3 {
+                let mut o = Event::new(t + day, EventKind::OrderCompleted, "busy@example.com");
+                o.order_id = Some(format!("o{s}"));
+                o.value = Some(40.0);
+                events.push(o);
+            }
+            t += 15 * day;
+        }
+        let table = crate::flow::table::EventTable::from_events(&events);
+        let mut rows: Vec<u32> = (0..table.len() as u32).collect();
+        rows.sort_by_key(|&r| (table.ts[r as usize], table.kind[r as usize] as u8, r));
+        let assigner = Assigner::new(&config);
+        let scan = Rules::new(&config, t);
+        let indexed = Rules {
+            scan: (0, 0),
+            ..Rules::new(&config, t)
+        };
+        let walk = |rules: &Rules| {
+            let f = reconstruct_customer(&table, &rows, 0, rules, &assigner);
+            format!("{:?}", (&f.entries, &f.touches, &f.audit))
+        };
+        let a = walk(&scan);
+        assert_eq!(a, walk(&indexed));
+        let f = reconstruct_customer(&table, &rows, 0, &scan, &assigner);
+        assert!(f.entries.len() > SCAN_ENTRIES, "{}", f.entries.len());
+        assert!(f.touches.len() > SCAN_TOUCHES);
+        assert!(f.touches.iter().any(|x| x.opened_at.is_some()));
     }
 }

@@ -391,35 +391,37 @@ fn open_file(path: &Path) -> Result<std::fs::File> {
         .with_context(|| format!("cannot open events file {}", path.display()))
 }
 
+/// The validation every ingested event passes ([`crate::validate`]),
+/// applied to rows read directly, one column at a time: finite non-negative
+/// amounts within the ceiling and printable ids of bounded length. A row
+/// that fails has its `keep` flag cleared and is counted as skipped, like a
+/// row that is not an event at all. (The time and customer are checked as
+/// the rows are decoded.)
+fn validate_columns(
+    keep: &mut [bool],
+    amounts: [&Option<Float64Chunked>; 2],
+    ids: [&Option<StringChunked>; 5],
+) {
+    use crate::validate;
+    for c in amounts.into_iter().flatten() {
+        for (k, x) in keep.iter_mut().zip(c.iter()) {
+            if let (true, Some(x)) = (*k, x) {
+                *k = x >= 0.0 && validate::amount(col::VALUE, x).is_ok();
+            }
+        }
+    }
+    for c in ids.into_iter().flatten() {
+        for (k, s) in keep.iter_mut().zip(c.iter()) {
+            if let (true, Some(s)) = (*k, s) {
+                *k = validate::id(col::CART_ID, s).is_ok();
+            }
+        }
+    }
+}
+
 /// One decoded batch of canonical rows, before interning: which rows are
 /// events at all (`keep`; the rest are counted, not used), their kind and
 /// time, and the optional columns as present in the file.
-/// The validation every ingested event passes ([`crate::validate`]), for a
-/// row read directly: a time in range, finite non-negative amounts within
-/// the ceiling, printable ids of bounded length. A row that fails is
-/// counted as skipped, like a row that is not an event at all.
-fn valid_row(
-    i: usize,
-    ts: i64,
-    customer: &str,
-    amounts: [&Option<Float64Chunked>; 2],
-    ids: [&Option<StringChunked>; 5],
-) -> bool {
-    use crate::validate;
-    validate::timestamp(col::TS, ts).is_ok()
-        && validate::id(col::CUSTOMER_ID, customer).is_ok()
-        && amounts.iter().all(|c| {
-            c.as_ref()
-                .and_then(|c| c.get(i))
-                .is_none_or(|x| x >= 0.0 && validate::amount(col::VALUE, x).is_ok())
-        })
-        && ids.iter().all(|c| {
-            c.as_ref()
-                .and_then(|c| c.get(i))
-                .is_none_or(|s| validate::id(col::CART_ID, s).is_ok())
-        })
-}
-
 pub(crate) struct Batch {
     pub keep: Vec<bool>,
     /// Valid where `keep`.
@@ -469,18 +471,13 @@ impl Batch {
         let mut keep = Vec::with_capacity(n);
         let mut kinds = Vec::with_capacity(n);
         let mut times = Vec::with_capacity(n);
-        for (i, ((t, e), c)) in ts.iter().zip(event.iter()).zip(customer.iter()).enumerate() {
+        for ((t, e), c) in ts.iter().zip(event.iter()).zip(customer.iter()) {
             let kind = e.and_then(EventKind::parse);
             match (kind, t) {
                 (Some(kind), Some(t))
-                    if c.is_some_and(|c| !c.is_empty())
-                        && valid_row(
-                            i,
-                            *t,
-                            c.unwrap_or_default(),
-                            [&value, &discount],
-                            [&cart, &order, &coupon, &channel, &status],
-                        ) =>
+                    if c.is_some_and(|c| {
+                        !c.is_empty() && crate::validate::id(col::CUSTOMER_ID, c).is_ok()
+                    }) && crate::validate::timestamp(col::TS, *t).is_ok() =>
                 {
                     keep.push(true);
                     kinds.push(kind);
@@ -493,6 +490,11 @@ impl Batch {
                 }
             }
         }
+        validate_columns(
+            &mut keep,
+            [&value, &discount],
+            [&cart, &order, &coupon, &channel, &status],
+        );
         Ok(Batch {
             keep,
             kind: kinds,
