@@ -648,7 +648,7 @@ fn run_ingest(a: IngestArgs) -> Result<()> {
     // Read, validated and written as one streaming pass (sorted runs
     // merged into the output).
     let mut out = events::store::EventWriter::create(&a.out)?;
-    let report = cartlift::progress::timed("read, validate and sort", || {
+    let report = cartlift::progress::timed("ingestion in all (the stages above)", || {
         ingest::ingest_into(&a.inputs, &opts, &mut quarantine, &mut out)
     })?;
     quarantine.finish()?;

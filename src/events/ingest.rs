@@ -346,11 +346,13 @@ pub fn ingest_into(
         currency: opts.currency.clone().map(|c| c.to_ascii_uppercase()),
         bar: crate::progress::rows("read and validate"),
     };
-    for path in inputs {
-        state.read_file(path, quarantine)?;
-    }
-    state.bar.finish_and_clear();
-    state.decide_held(quarantine)?;
+    crate::progress::timed("read, map and validate rows", || -> Result<()> {
+        for path in inputs {
+            state.read_file(path, quarantine)?;
+        }
+        state.bar.finish_and_clear();
+        state.decide_held(quarantine)
+    })?;
     let State {
         mut report,
         mut events,
@@ -361,25 +363,28 @@ pub fn ingest_into(
     } = state;
     let (ids, identity) = identities.resolve(opts.customer_key);
 
-    // The ledger, one order id at a time.
-    let mut ledger: Ledger<RowRef> = Ledger::default();
-    let mut payloads = pending.merge()?;
-    let mut same_id: Vec<Pending<RowRef>> = Vec::new();
-    while let Some(p) = payloads.next_item()? {
-        let last = payloads
-            .peek()
-            .is_none_or(|next| next.payload.order_id != p.payload.order_id);
-        same_id.push(Pending {
-            payload: p.payload,
-            row: p.row,
-        });
-        if last {
-            for e in ledger.order_id(std::mem::take(&mut same_id), &ids) {
-                events.push(e)?;
+    // The ledger, one order id at a time (timed at `-v`: the benches
+    // compare its cost with the rest of the run).
+    let (rejected, ledger_report) = crate::progress::timed("order ledger", || -> Result<_> {
+        let mut ledger: Ledger<RowRef> = Ledger::default();
+        let mut payloads = pending.merge()?;
+        let mut same_id: Vec<Pending<RowRef>> = Vec::new();
+        while let Some(p) = payloads.next_item()? {
+            let last = payloads
+                .peek()
+                .is_none_or(|next| next.payload.order_id != p.payload.order_id);
+            same_id.push(Pending {
+                payload: p.payload,
+                row: p.row,
+            });
+            if last {
+                for e in ledger.order_id(std::mem::take(&mut same_id), &ids) {
+                    events.push(e)?;
+                }
             }
         }
-    }
-    let (rejected, ledger_report) = ledger.finish();
+        Ok(ledger.finish())
+    })?;
     for (row, rej) in rejected {
         let file = &mut report.files[row.file as usize];
         file.accepted -= 1;
@@ -397,29 +402,32 @@ pub fn ingest_into(
     // runs are sorted by (time, kind); events of one (time, kind) are
     // sorted by content after their customers are re-keyed.
     report.events = events.len();
-    sink.begin(report.events)?;
-    let mut merged = events.merge()?;
-    let mut group: Vec<Event> = Vec::new();
-    while let Some(mut e) = merged.next_item()? {
-        let key = ids.key(&e.customer_id);
-        if key != e.customer_id {
-            e.customer_id = key.to_string();
-        }
-        let last = merged
-            .peek()
-            .is_none_or(|next| by_time_and_kind(next, &e) != Ordering::Equal);
-        if group.is_empty() && last {
-            sink.push(e)?;
-            continue;
-        }
-        group.push(e);
-        if last {
-            group.sort_unstable_by(content_order);
-            for e in group.drain(..) {
+    crate::progress::timed("merge runs and write events", || -> Result<()> {
+        sink.begin(report.events)?;
+        let mut merged = events.merge()?;
+        let mut group: Vec<Event> = Vec::new();
+        while let Some(mut e) = merged.next_item()? {
+            let key = ids.key(&e.customer_id);
+            if key != e.customer_id {
+                e.customer_id = key.to_string();
+            }
+            let last = merged
+                .peek()
+                .is_none_or(|next| by_time_and_kind(next, &e) != Ordering::Equal);
+            if group.is_empty() && last {
                 sink.push(e)?;
+                continue;
+            }
+            group.push(e);
+            if last {
+                group.sort_unstable_by(content_order);
+                for e in group.drain(..) {
+                    sink.push(e)?;
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     report.ledger = ledger_report;
     report.identity = identity;
     report.currency = currency;
