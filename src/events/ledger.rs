@@ -324,7 +324,7 @@ impl<R> Ledger<R> {
     /// Every payload of one order id, in the order read; returns the
     /// canonical order events of its records.
     pub fn order_id(&mut self, payloads: Vec<Pending<R>>, ids: &Resolved) -> Vec<Event> {
-        let mut groups: BTreeMap<Key, Vec<(String, Pending<R>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Key, Vec<Pending<R>>> = BTreeMap::new();
         for mut p in payloads {
             if let Some(c) = &p.payload.customer {
                 p.payload.customer = Some(ids.key(c).to_string());
@@ -335,17 +335,14 @@ impl<R> Ledger<R> {
                 String::new()
             };
             let key = (p.payload.source, p.payload.order_id.clone(), scope);
-            groups
-                .entry(key)
-                .or_default()
-                .push((content_key(&p.payload), p));
+            groups.entry(key).or_default().push(p);
         }
         // A refund or cancellation whose source never places the order joins a
         // record of the same order id that another source places (a store that
         // sends orders through Segment and refunds as Shopify webhooks).
         let orphans: Vec<Key> = groups
             .iter()
-            .filter(|(_, g)| g.iter().all(|(_, p)| p.payload.state.is_none()))
+            .filter(|(_, g)| g.iter().all(|p| p.payload.state.is_none()))
             .map(|(k, _)| k.clone())
             .collect();
         // Likewise a refund a server sent under another device id (GA4's
@@ -355,7 +352,7 @@ impl<R> Ledger<R> {
             let placed: Vec<Key> = groups
                 .iter()
                 .filter(|(k, g)| {
-                    **k != key && k.1 == key.1 && g.iter().any(|(_, p)| p.payload.state.is_some())
+                    **k != key && k.1 == key.1 && g.iter().any(|p| p.payload.state.is_some())
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -368,10 +365,9 @@ impl<R> Ledger<R> {
             };
             if let Some(t) = target {
                 let mut moved = groups.remove(&key).unwrap_or_default();
-                for (content, p) in &mut moved {
+                for p in &mut moved {
                     // It joins through the order, whoever it names.
                     p.payload.customer = None;
-                    *content = content_key(&p.payload);
                 }
                 groups.entry(t).or_default().extend(moved);
             }
@@ -381,7 +377,18 @@ impl<R> Ledger<R> {
             rejected: Vec::new(),
             report: std::mem::take(&mut self.report),
         };
-        for (key, mut group) in groups {
+        for (key, group) in groups {
+            // Sorted by content (stable), so the same payloads in any order
+            // resolve alike; one payload alone needs no content key (most
+            // orders: the key is the payload's whole text).
+            let mut group: Vec<(String, Pending<R>)> = if group.len() == 1 {
+                group.into_iter().map(|p| (String::new(), p)).collect()
+            } else {
+                group
+                    .into_iter()
+                    .map(|p| (content_key(&p.payload), p))
+                    .collect()
+            };
             group.sort_by(|a, b| a.0.cmp(&b.0));
             resolve_order(group, &mut out, &mut self.tot);
             for (row, rej) in out.rejected.drain(..) {
