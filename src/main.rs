@@ -11,7 +11,7 @@ use cartlift::report::write_json;
 use cartlift::{assign, events, flow, output, simulate};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// mimalloc keeps freed memory for reuse: reading Parquet row group after
@@ -259,7 +259,8 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
     Ok(x)
 }
 
-/// Most carts one `simulate` run generates (the events are held in memory).
+/// Most carts one `simulate` run generates (canonical logs are streamed
+/// through temporary files; the platform shapes are rendered in memory).
 const MAX_SIMULATED_CARTS: usize = 50_000_000;
 
 fn parse_carts(s: &str) -> Result<usize, String> {
@@ -756,12 +757,24 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         .out
         .as_ref()
         .expect("clap requires --out without --evaluate");
-    let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))
-        .with_context(|| format!("flow config {}", a.flow.display()))?;
-    let truth = sim.truth;
+    simulate::check(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
     use cartlift::simulate::render::{self, SimFormat};
+    if a.format == SimFormat::Canonical {
+        // Streamed: sorted runs on temporary files, merged into the writer.
+        let mut w = events::store::EventWriter::create(out)?
+            .with_row_groups(events::store::RowGroups::Fixed);
+        let truth = stage("simulate and write events", || -> Result<_> {
+            let truth = simulate::stream(&config, a.carts, a.seed, &mut w)?;
+            w.commit()?;
+            Ok(truth)
+        })?;
+        return finish_simulate(&a, out, &truth);
+    }
+    // The platform shapes are rendered from the whole log in memory.
+    let sim = stage("simulate", || simulate::simulate(&config, a.carts, a.seed))?;
+    let truth = sim.truth;
     match a.format {
-        SimFormat::Canonical => events::store::write_events_owned(sim.events, out)?,
+        SimFormat::Canonical => unreachable!("streamed above"),
         SimFormat::Shopify => {
             let platform = a.platform_out.clone().unwrap_or_else(|| {
                 let stem = out.file_stem().unwrap_or_default().to_string_lossy();
@@ -796,8 +809,13 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             output::write_path(out, |p| render::write_klaviyo(&sim.events, p))?;
         }
     }
+    finish_simulate(&a, out, &truth)
+}
+
+/// The truth file and the summary line of `simulate`.
+fn finish_simulate(a: &SimulateArgs, out: &Path, truth: &simulate::Truth) -> Result<()> {
     if let Some(p) = &a.truth {
-        write_json(p, &truth)?;
+        write_json(p, truth)?;
     }
     outln!(
         "simulated {} entries of {} customers: {} events → {}",

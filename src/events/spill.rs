@@ -1,8 +1,10 @@
-//! External sorting for ingestion: items are kept in memory up to a fixed
-//! number, then sorted and written as a run to an anonymous temporary file
-//! (bincode's compact encoding), and the runs are merged back k ways, so
-//! memory does not grow with the log. Also the Bloom filter ingestion uses
-//! to tell rows that cannot be exact repeats from those that may be.
+//! External sorting for ingestion and the simulator: items are kept in
+//! memory up to a fixed number (or until the caller ends a run), then
+//! sorted and written as a run to an anonymous temporary file (bincode's
+//! compact encoding, removed by the OS when closed, even if the run dies),
+//! and the runs are merged back k ways, so memory does not grow with the
+//! log. Also the Bloom filter ingestion uses to tell rows that cannot be
+//! exact repeats from those that may be.
 //!
 //! External merge sort: Knuth, *The Art of Computer Programming* vol. 3,
 //! §5.4 (runs, k-way merge with a priority queue). Bloom filter: Bloom,
@@ -38,6 +40,17 @@ pub fn chunk_size(asked: Option<usize>) -> usize {
 
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
+}
+
+/// An anonymous temporary file for one sorted run; an error names the
+/// folder it was asked of.
+fn run_file() -> Result<File> {
+    tempfile::tempfile().with_context(|| {
+        format!(
+            "no temporary file for sorted runs in {}",
+            std::env::temp_dir().display()
+        )
+    })
 }
 
 /// Items sorted by `order` in runs of at most `chunk` items.
@@ -78,6 +91,12 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         Ok(())
     }
 
+    /// Ends the current run: the items pushed since the last run are
+    /// sorted and spilled now, whatever their number (none: no run).
+    pub fn cut(&mut self) -> Result<()> {
+        self.spill()
+    }
+
     fn sort_buf(&mut self) {
         use rayon::slice::ParallelSliceMut;
         let order = self.order;
@@ -99,7 +118,7 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
             // Stable: items equal under `order` keep the order they came in.
             at.par_sort_by(|&a, &b| order(&buf[a as usize], &buf[b as usize]));
         }
-        let file = tempfile::tempfile().context("no temporary file for ingestion's sorted runs")?;
+        let file = run_file()?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         let n = self.buf.len() as u64;
         for &i in &at {
@@ -114,7 +133,7 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
             .context("cannot write a sorted run")?;
         file.rewind().context("cannot read a sorted run back")?;
         self.files.push((file, n));
-        if self.buf.capacity() > 2 * self.chunk {
+        if self.buf.capacity() > self.chunk.saturating_mul(2) {
             self.buf.shrink_to(self.chunk);
         }
         if self.files.len() >= MAX_RUNS {
@@ -129,7 +148,7 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         let files = std::mem::take(&mut self.files);
         let total: u64 = files.iter().map(|(_, n)| n).sum();
         let mut merge = Merge::over(self.order, files, Vec::new())?;
-        let file = tempfile::tempfile().context("no temporary file for ingestion's sorted runs")?;
+        let file = run_file()?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         while let Some(item) = merge.next_item()? {
             bincode::encode_into_std_write(&item, &mut w, config())

@@ -112,13 +112,40 @@ fn row_groups(total: u64) -> Vec<usize> {
     groups
 }
 
+/// The row-group sizes [`write_events_owned`] gives `total` rows: it
+/// builds the frame [`ROW_GROUP`] rows at a time, and Polars keeps those
+/// pieces as row groups, so all are full but the last.
+fn row_groups_fixed(total: u64) -> Vec<usize> {
+    let total = total as usize;
+    let mut groups = vec![ROW_GROUP; total / ROW_GROUP];
+    if total % ROW_GROUP > 0 || groups.is_empty() {
+        groups.push(total % ROW_GROUP);
+    }
+    groups
+}
+
+/// How an [`EventWriter`] cuts Parquet row groups, so that its bytes are
+/// those of one of the whole-log writers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowGroups {
+    /// As [`write_events`] (one frame written whole): groups of about
+    /// equal size.
+    #[default]
+    Even,
+    /// As [`write_events_owned`]: full groups of [`ROW_GROUP`] rows, the
+    /// rest in the last.
+    Fixed,
+}
+
 /// Canonical events written as they come, in the format the extension
 /// names, through the output layer (renamed into place by
 /// [`commit`](Self::commit)); the bytes are those [`write_events`] writes
-/// for the same events. Holds one Parquet row group at most.
+/// for the same events (or [`write_events_owned`], with
+/// [`RowGroups::Fixed`]). Holds one Parquet row group at most.
 pub struct EventWriter {
     target: crate::output::PartialFile,
     shown: String,
+    groups: RowGroups,
     to: Target,
 }
 
@@ -157,8 +184,15 @@ impl EventWriter {
         Ok(EventWriter {
             target,
             shown: path.display().to_string(),
+            groups: RowGroups::Even,
             to,
         })
+    }
+
+    /// Cuts Parquet row groups as `groups` says (before the first row).
+    pub fn with_row_groups(mut self, groups: RowGroups) -> EventWriter {
+        self.groups = groups;
+        self
     }
 
     fn flush_group(&mut self) -> Result<()> {
@@ -228,7 +262,11 @@ impl EventWriter {
                     .with_statistics(StatisticsOptions::default())
                     .batched(&schema)?,
             );
-            let mut groups = row_groups(total).into_iter();
+            let mut groups = match self.groups {
+                RowGroups::Even => row_groups(total),
+                RowGroups::Fixed => row_groups_fixed(total),
+            }
+            .into_iter();
             let current = groups.next().unwrap_or(0);
             self.to = Target::Parquet {
                 writer,
@@ -263,8 +301,9 @@ pub fn write_events_owned(events: Vec<Event>, path: &Path) -> Result<()> {
     if name.ends_with(".parquet") || name.ends_with(".pq") {
         // Column builders hold one row group at a time: each is turned into
         // Arrow arrays (and its strings freed) before the next is filled,
-        // so the log is never held as both events and builders.
-        const ROWS: usize = 512 * 512;
+        // so the log is never held as both events and builders. The pieces
+        // stay the file's row groups (`RowGroups::Fixed`).
+        const ROWS: usize = ROW_GROUP;
         let mut frame: Option<DataFrame> = None;
         let mut cols = EventColumns::default();
         let mut events = events.into_iter().peekable();
@@ -402,4 +441,59 @@ fn write_ndjson_to(events: &[Event], file: &mut File) -> Result<()> {
 /// Parses an event name column value, for readers of canonical frames.
 pub fn kind_of(name: &str) -> Option<EventKind> {
     EventKind::parse(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::ingest::EventSink;
+
+    fn events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let mut e = Event::new(
+                    1_700_000_000_000_000 + i as i64,
+                    EventKind::CartUpdated,
+                    format!("c{}", i % 977),
+                );
+                e.value = (i % 3 > 0).then_some(i as f64 / 8.0);
+                e.cart_id = (i % 5 > 0).then(|| format!("k{}", i % 131));
+                e
+            })
+            .collect()
+    }
+
+    fn streamed(events: &[Event], path: &Path, groups: RowGroups) -> Vec<u8> {
+        let mut w = EventWriter::create(path).unwrap().with_row_groups(groups);
+        w.begin(events.len() as u64).unwrap();
+        for e in events {
+            w.push(e.clone()).unwrap();
+        }
+        w.commit().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn fixed_row_groups_give_the_bytes_of_the_owned_write() {
+        assert_eq!(row_groups_fixed(0), vec![0]);
+        assert_eq!(row_groups_fixed(5), vec![5]);
+        assert_eq!(row_groups_fixed(ROW_GROUP as u64), vec![ROW_GROUP]);
+        assert_eq!(
+            row_groups_fixed(2 * ROW_GROUP as u64 + 3),
+            vec![ROW_GROUP, ROW_GROUP, 3]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        // Three groups: two full and a short one (an even split would give two).
+        let all = events(2 * ROW_GROUP + 1000);
+        let whole = dir.path().join("whole.parquet");
+        write_events_owned(all.clone(), &whole).unwrap();
+        let whole = std::fs::read(&whole).unwrap();
+        let fixed = streamed(&all, &dir.path().join("fixed.parquet"), RowGroups::Fixed);
+        assert!(
+            whole == fixed,
+            "fixed row groups differ from write_events_owned"
+        );
+        let even = streamed(&all, &dir.path().join("even.parquet"), RowGroups::Even);
+        assert!(whole != even, "the test does not tell the layouts apart");
+    }
 }

@@ -23,6 +23,8 @@ pub mod render;
 
 use crate::assign::Assigner;
 use crate::config::{Arm, FlowConfig, Incentive, Step};
+use crate::events::ingest::EventSink;
+use crate::events::spill::Runs;
 use crate::events::Event;
 use crate::metrics::net_contribution;
 use crate::schema::EventKind;
@@ -34,7 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 const SECOND: i64 = 1_000_000;
 const NEVER: i64 = i64::MAX;
@@ -183,17 +185,89 @@ struct ArmOutcome<'a> {
     message_cost: f64,
 }
 
+/// Customers simulated at a time on the way to the log: their events are
+/// sorted and spilled as one run (some 100 MB of events held at once).
+pub const DEFAULT_BATCH: usize = 1 << 14;
+
+/// The simulated log in memory (what the platform shapes are rendered
+/// from): the events [`stream`] hands its sink, in the same order.
 pub fn simulate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Simulation> {
+    let mut events = Vec::new();
+    let truth = stream(config, carts, seed, &mut events)?;
+    Ok(Simulation { events, truth })
+}
+
+/// Checks what the simulator reads of the flow file (its `[simulation]`
+/// table, the flow's timing), as [`simulate`] and [`stream`] do first.
+pub fn check(config: &FlowConfig) -> Result<()> {
+    let p = SimParams::from_table(config.simulation.as_ref())?;
+    context(config, &p, true).map(|_| ())
+}
+
+/// Simulates the log into `sink` in memory that does not grow with the
+/// log, and returns the truth about it. Customers are simulated
+/// [`DEFAULT_BATCH`] at a time (in parallel within a batch); each batch's
+/// events are sorted by time (stably) and spilled as one sorted run
+/// ([`Runs`]); the runs are merged, ties going to the earlier batch,
+/// so the log is in the order one stable sort of all its events by time
+/// gives (customer, then emission order among equal times); late rows are
+/// moved in one pass holding 1001 rows ([`make_late`]). What is held for
+/// the truth is a few numbers per entry ([`Tally`]), no event.
+pub fn stream(
+    config: &FlowConfig,
+    carts: usize,
+    seed: u64,
+    sink: &mut dyn EventSink,
+) -> Result<Truth> {
+    stream_in_batches(config, carts, seed, sink, DEFAULT_BATCH)
+}
+
+/// [`stream`] with `batch` customers per sorted run (tests force many runs).
+fn stream_in_batches(
+    config: &FlowConfig,
+    carts: usize,
+    seed: u64,
+    sink: &mut dyn EventSink,
+    batch: usize,
+) -> Result<Truth> {
     let p = SimParams::from_table(config.simulation.as_ref())?;
     let ctx = context(config, &p, true)?;
     let plan = plan_customers(carts, seed, &p);
-    let results: Vec<CustomerSim> = plan
-        .par_iter()
-        .map(|&(index, n_carts, first_cart)| {
-            simulate_customer(&ctx, seed, index, n_carts, first_cart)
-        })
-        .collect();
-    assemble(&ctx, seed, carts, results)
+    let mut tally = Tally::new(&ctx);
+    // A run per batch, cut by hand (never by count).
+    let mut runs: Runs<Event> = Runs::new(usize::MAX, |a, b| a.ts.cmp(&b.ts));
+    for part in plan.chunks(batch.max(1)) {
+        let results: Vec<CustomerSim> = part
+            .par_iter()
+            .map(|&(index, n_carts, first_cart)| {
+                simulate_customer(&ctx, seed, index, n_carts, first_cart)
+            })
+            .collect();
+        for r in results {
+            for e in tally.add(r) {
+                runs.push(e)?;
+            }
+        }
+        runs.cut()?;
+    }
+    let n = runs.len();
+    sink.begin(n)?;
+    let mut merged = runs.merge()?;
+    let mut data_end: Option<i64> = None;
+    let late = make_late(
+        n,
+        seed,
+        p.late_event_rate,
+        || {
+            let e = merged.next_item()?;
+            if let Some(e) = &e {
+                data_end = Some(data_end.map_or(e.ts, |t| t.max(e.ts)));
+            }
+            Ok(e)
+        },
+        |e| sink.push(e),
+    )?;
+    Ok(tally.truth(&ctx, seed, carts, n, data_end.unwrap_or(0), late))
 }
 
 /// Resolves the per-run constants; `emit` false skips writing events.
@@ -859,152 +933,378 @@ fn inject_bugs(
     }
 }
 
-fn assemble(ctx: &Ctx, seed: u64, carts: usize, results: Vec<CustomerSim>) -> Result<Simulation> {
-    let n_arms = ctx.config.arms.len();
-    let mut results = results;
-    let mut events: Vec<Event> = Vec::with_capacity(results.iter().map(|r| r.events.len()).sum());
-    let mut injected: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for r in results.iter_mut() {
-        // Moved out whole, so each customer's buffer is freed as it goes.
-        events.extend(std::mem::take(&mut r.events));
-        for (k, v) in &r.injected {
-            *injected.entry(k).or_default() += v;
-        }
-    }
-    // Time order; the stable sort keeps ties in customer, then emission, order.
-    events.sort_by_key(|e| e.ts);
-    let data_end = events.iter().map(|e| e.ts).max().unwrap_or(0);
-    let late = make_late(&mut events, seed, ctx.p.late_event_rate);
-    injected.insert("late_events", late);
+/// What the truth needs of each customer and entry, kept compactly (no
+/// event) while the events go on to the log; in customer order, entries
+/// in the order simulated, so sums run in the order they always have.
+struct Tally {
+    n_arms: usize,
+    /// Per customer: its arm and the end of its entries.
+    customers: Vec<(usize, usize)>,
+    /// Per entry: when it entered the flow.
+    entered: Vec<i64>,
+    /// Per entry, per arm: (converted, net cents, discount cents, contribution).
+    po: Vec<(bool, i64, i64, f64)>,
+    /// Per entry, each treatment arm's net cents with its first k steps,
+    /// k = 0..=steps, arm after arm.
+    po_steps: Vec<i64>,
+    /// Per entry: [`EntrySim::template`].
+    template: Vec<Option<(f64, f64, f64)>>,
+    injected: BTreeMap<&'static str, u64>,
+}
 
-    let mut truth = Truth {
-        seed,
-        carts: carts as u64,
-        customers: results.len() as u64,
-        events: events.len() as u64,
-        injected,
-        ..Truth::default()
-    };
-    let mut po_conv = vec![0u64; n_arms];
-    let mut po_net = vec![0i64; n_arms];
-    let mut po_disc = vec![0i64; n_arms];
-    let mut po_contrib = vec![0.0f64; n_arms];
-    let mut n_entries = 0u64;
-    let mut n_customers = 0u64;
-    let mut realized: Vec<ArmTruth> = vec![ArmTruth::default(); n_arms];
-    let mut realized_net = vec![0i64; n_arms];
-    let mut realized_disc = vec![0i64; n_arms];
-    for r in &results {
-        let mut counted = false;
-        for e in r.entries.iter().filter(|e| e.entered_at <= data_end) {
-            counted = true;
-            n_entries += 1;
-            for a in 0..n_arms {
-                let (c, net, disc, contrib) = e.po[a];
-                po_conv[a] += c as u64;
-                po_net[a] += net;
-                po_disc[a] += disc;
-                po_contrib[a] += contrib;
+impl Tally {
+    fn new(ctx: &Ctx) -> Tally {
+        Tally {
+            n_arms: ctx.config.arms.len(),
+            customers: Vec::new(),
+            entered: Vec::new(),
+            po: Vec::new(),
+            po_steps: Vec::new(),
+            template: Vec::new(),
+            injected: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps what the truth needs of a customer; returns its events.
+    fn add(&mut self, r: CustomerSim) -> Vec<Event> {
+        for (k, v) in &r.injected {
+            *self.injected.entry(k).or_default() += v;
+        }
+        for e in r.entries {
+            debug_assert_eq!(e.po.len(), self.n_arms);
+            self.entered.push(e.entered_at);
+            self.po.extend(e.po);
+            for steps in e.po_steps {
+                self.po_steps.extend(steps);
             }
-            let (c, net, disc, _) = e.po[r.arm];
-            realized[r.arm].entries += 1;
-            realized[r.arm].conversions += c as u64;
-            realized_net[r.arm] += net;
-            realized_disc[r.arm] += disc;
+            self.template.push(e.template);
         }
-        if counted {
-            n_customers += 1;
-            realized[r.arm].customers += 1;
-        }
+        self.customers.push((r.arm, self.entered.len()));
+        r.events
     }
-    let per = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
-    for (a, arm) in ctx.config.arms.iter().enumerate() {
-        let mut t = realized[a].clone();
-        t.net_revenue = realized_net[a] as f64 / 100.0;
-        t.discount = realized_disc[a] as f64 / 100.0;
-        t.po_conversion_rate = per(po_conv[a] as f64, n_entries);
-        t.po_revenue_per_entry = per(po_net[a] as f64 / 100.0, n_entries);
-        t.po_discount_per_entry = per(po_disc[a] as f64 / 100.0, n_entries);
-        t.po_net_contribution_per_entry = per(po_contrib[a], n_entries);
-        t.po_conversions_per_customer = per(po_conv[a] as f64, n_customers);
-        t.po_revenue_per_customer = per(po_net[a] as f64 / 100.0, n_customers);
-        truth.arms.insert(arm.name.clone(), t);
-    }
-    for (a, arm) in ctx.config.arms.iter().enumerate() {
-        if a == ctx.holdout {
-            continue;
+
+    /// The truth about a log of `events` rows ending at `data_end`, `late`
+    /// of them moved late: entries after the log's end do not count.
+    fn truth(
+        &self,
+        ctx: &Ctx,
+        seed: u64,
+        carts: usize,
+        events: u64,
+        data_end: i64,
+        late: u64,
+    ) -> Truth {
+        let n_arms = self.n_arms;
+        let mut injected = self.injected.clone();
+        injected.insert("late_events", late);
+        let mut truth = Truth {
+            seed,
+            carts: carts as u64,
+            customers: self.customers.len() as u64,
+            events,
+            injected,
+            ..Truth::default()
+        };
+        let counts = |i: &usize| self.entered[*i] <= data_end;
+        let mut po_conv = vec![0u64; n_arms];
+        let mut po_net = vec![0i64; n_arms];
+        let mut po_disc = vec![0i64; n_arms];
+        let mut po_contrib = vec![0.0f64; n_arms];
+        let mut n_entries = 0u64;
+        let mut n_customers = 0u64;
+        let mut realized: Vec<ArmTruth> = vec![ArmTruth::default(); n_arms];
+        let mut realized_net = vec![0i64; n_arms];
+        let mut realized_disc = vec![0i64; n_arms];
+        let mut start = 0;
+        for &(arm, end) in &self.customers {
+            let mut counted = false;
+            for i in (start..end).filter(counts) {
+                counted = true;
+                n_entries += 1;
+                let po = &self.po[i * n_arms..(i + 1) * n_arms];
+                for a in 0..n_arms {
+                    let (c, net, disc, contrib) = po[a];
+                    po_conv[a] += c as u64;
+                    po_net[a] += net;
+                    po_disc[a] += disc;
+                    po_contrib[a] += contrib;
+                }
+                let (c, net, disc, _) = po[arm];
+                realized[arm].entries += 1;
+                realized[arm].conversions += c as u64;
+                realized_net[arm] += net;
+                realized_disc[arm] += disc;
+            }
+            if counted {
+                n_customers += 1;
+                realized[arm].customers += 1;
+            }
+            start = end;
         }
-        let mut sums = vec![0i64; arm.steps.len() + 1];
-        for r in &results {
-            for e in r.entries.iter().filter(|e| e.entered_at <= data_end) {
-                for (k, v) in e.po_steps[a].iter().enumerate() {
+        let per = |x: f64, n: u64| if n == 0 { 0.0 } else { x / n as f64 };
+        for (a, arm) in ctx.config.arms.iter().enumerate() {
+            let mut t = realized[a].clone();
+            t.net_revenue = realized_net[a] as f64 / 100.0;
+            t.discount = realized_disc[a] as f64 / 100.0;
+            t.po_conversion_rate = per(po_conv[a] as f64, n_entries);
+            t.po_revenue_per_entry = per(po_net[a] as f64 / 100.0, n_entries);
+            t.po_discount_per_entry = per(po_disc[a] as f64 / 100.0, n_entries);
+            t.po_net_contribution_per_entry = per(po_contrib[a], n_entries);
+            t.po_conversions_per_customer = per(po_conv[a] as f64, n_customers);
+            t.po_revenue_per_customer = per(po_net[a] as f64 / 100.0, n_customers);
+            truth.arms.insert(arm.name.clone(), t);
+        }
+        // Each entry's step outcomes: every treatment arm's, arm after arm.
+        let stride: usize = ctx
+            .config
+            .arms
+            .iter()
+            .enumerate()
+            .filter(|&(a, _)| a != ctx.holdout)
+            .map(|(_, arm)| arm.steps.len() + 1)
+            .sum();
+        debug_assert_eq!(self.po_steps.len(), stride * self.entered.len());
+        let mut offset = 0;
+        for (a, arm) in ctx.config.arms.iter().enumerate() {
+            if a == ctx.holdout {
+                continue;
+            }
+            let len = arm.steps.len() + 1;
+            let mut sums = vec![0i64; len];
+            for i in (0..self.entered.len()).filter(counts) {
+                let at = i * stride + offset;
+                for (k, v) in self.po_steps[at..at + len].iter().enumerate() {
                     sums[k] += v;
                 }
             }
+            offset += len;
+            let steps = arm
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(k, s)| StepTruth {
+                    step: s.step,
+                    incremental_revenue_per_entry: per(
+                        (sums[k + 1] - sums[k]) as f64 / 100.0,
+                        n_entries,
+                    ),
+                })
+                .collect();
+            truth.steps.insert(arm.name.clone(), steps);
         }
-        let steps = arm
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(k, s)| StepTruth {
-                step: s.step,
-                incremental_revenue_per_entry: per(
-                    (sums[k + 1] - sums[k]) as f64 / 100.0,
-                    n_entries,
-                ),
-            })
-            .collect();
-        truth.steps.insert(arm.name.clone(), steps);
+        let control = truth.arms[&ctx.config.arms[ctx.holdout].name].clone();
+        for arm in ctx.config.arms.iter().filter(|a| !a.holdout) {
+            let t = &truth.arms[&arm.name];
+            truth.effects.insert(
+                arm.name.clone(),
+                Effect {
+                    conversion_rate: t.po_conversion_rate - control.po_conversion_rate,
+                    revenue_per_entry: t.po_revenue_per_entry - control.po_revenue_per_entry,
+                    net_contribution_per_entry: t.po_net_contribution_per_entry
+                        - control.po_net_contribution_per_entry,
+                    conversions_per_customer: t.po_conversions_per_customer
+                        - control.po_conversions_per_customer,
+                    revenue_per_customer: t.po_revenue_per_customer
+                        - control.po_revenue_per_customer,
+                },
+            );
+        }
+        if let Some(template) = &ctx.template {
+            let entries: Vec<(f64, f64, f64)> = (0..self.entered.len())
+                .filter(counts)
+                .filter_map(|i| self.template[i])
+                .collect();
+            let holdout = &ctx.config.arms[ctx.holdout];
+            truth.oracle = Some(template.oracle(
+                ctx.config,
+                &entries,
+                holdout.weight,
+                control.po_net_contribution_per_entry,
+            ));
+        }
+        truth
     }
-    let control = truth.arms[&ctx.config.arms[ctx.holdout].name].clone();
-    for arm in ctx.config.arms.iter().filter(|a| !a.holdout) {
-        let t = &truth.arms[&arm.name];
-        truth.effects.insert(
-            arm.name.clone(),
-            Effect {
-                conversion_rate: t.po_conversion_rate - control.po_conversion_rate,
-                revenue_per_entry: t.po_revenue_per_entry - control.po_revenue_per_entry,
-                net_contribution_per_entry: t.po_net_contribution_per_entry
-                    - control.po_net_contribution_per_entry,
-                conversions_per_customer: t.po_conversions_per_customer
-                    - control.po_conversions_per_customer,
-                revenue_per_customer: t.po_revenue_per_customer - control.po_revenue_per_customer,
-            },
-        );
-    }
-    if let Some(template) = &ctx.template {
-        let entries: Vec<(f64, f64, f64)> = results
-            .iter()
-            .flat_map(|r| r.entries.iter().filter(|e| e.entered_at <= data_end))
-            .filter_map(|e| e.template)
-            .collect();
-        let holdout = &ctx.config.arms[ctx.holdout];
-        truth.oracle = Some(template.oracle(
-            ctx.config,
-            &entries,
-            holdout.weight,
-            control.po_net_contribution_per_entry,
-        ));
-    }
-    Ok(Simulation { events, truth })
 }
 
-/// Moves a share of rows later in the file, as late-arriving events do.
-fn make_late(events: &mut [Event], seed: u64, rate: f64) -> u64 {
-    if rate <= 0.0 || events.len() < 2 {
-        return 0;
+/// How far a late row moves at most.
+const LATE_REACH: usize = 1000;
+
+/// Moves a share of rows later in the log, as late-arriving events do: row
+/// `i`, with probability `rate`, goes to position `i + 1 + U{0..999}` (the
+/// last at most) and the rows between move up one, for `i` from the first
+/// row to the last. One pass over the `n` rows `next` gives, handing each
+/// to `put` once its place is final: a row moves at most [`LATE_REACH`]
+/// places, so 1001 rows are held at most. Returns how many rows moved.
+fn make_late(
+    n: u64,
+    seed: u64,
+    rate: f64,
+    mut next: impl FnMut() -> Result<Option<Event>>,
+    mut put: impl FnMut(Event) -> Result<()>,
+) -> Result<u64> {
+    let n = n as usize;
+    if rate <= 0.0 || n < 2 {
+        while let Some(e) = next()? {
+            put(e)?;
+        }
+        return Ok(0);
     }
     let mut rng = customer_rng(seed, 0);
-    let n = events.len();
+    // Rows i..=i+LATE_REACH of the log as the moves before row i left it.
+    let mut ahead: VecDeque<Event> = VecDeque::with_capacity(LATE_REACH + 1);
     let mut moved = 0;
     for i in 0..n {
+        while ahead.len() < (LATE_REACH + 1).min(n - i) {
+            match next()? {
+                Some(e) => ahead.push_back(e),
+                None => bail!("internal error: the simulated log ended after {i} of {n} rows"),
+            }
+        }
         if rng.random::<f64>() < rate {
-            let j = (i + 1 + rng.random_range(0..1000usize)).min(n - 1);
+            let j = (i + 1 + rng.random_range(0..LATE_REACH)).min(n - 1);
             if j > i {
-                events[i..=j].rotate_left(1);
+                // Rows i..=j rotated left by one: row i lands at j.
+                let row = ahead.pop_front().expect("row i is held");
+                ahead.insert(j - i, row);
                 moved += 1;
             }
         }
+        put(ahead.pop_front().expect("row i is held"))?;
     }
-    moved
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::store::{write_events_owned, EventWriter, RowGroups};
+
+    fn sample() -> FlowConfig {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample/flow.toml");
+        FlowConfig::load(std::path::Path::new(path)).unwrap()
+    }
+
+    /// The rows moved late as the whole log in memory had them: the
+    /// reference the streaming pass must equal.
+    fn rotate_late(events: &mut [Event], seed: u64, rate: f64) -> u64 {
+        if rate <= 0.0 || events.len() < 2 {
+            return 0;
+        }
+        let mut rng = customer_rng(seed, 0);
+        let n = events.len();
+        let mut moved = 0;
+        for i in 0..n {
+            if rng.random::<f64>() < rate {
+                let j = (i + 1 + rng.random_range(0..1000usize)).min(n - 1);
+                if j > i {
+                    events[i..=j].rotate_left(1);
+                    moved += 1;
+                }
+            }
+        }
+        moved
+    }
+
+    /// The log as one stable sort of all its events in memory, with rows
+    /// moved late in place (what `simulate` did before it streamed).
+    fn in_memory(config: &FlowConfig, carts: usize, seed: u64) -> (Vec<Event>, Truth) {
+        let p = SimParams::from_table(config.simulation.as_ref()).unwrap();
+        let ctx = context(config, &p, true).unwrap();
+        let mut tally = Tally::new(&ctx);
+        let mut events = Vec::new();
+        let results: Vec<CustomerSim> = plan_customers(carts, seed, &p)
+            .par_iter()
+            .map(|&(index, n_carts, first_cart)| {
+                simulate_customer(&ctx, seed, index, n_carts, first_cart)
+            })
+            .collect();
+        for r in results {
+            events.extend(tally.add(r));
+        }
+        events.sort_by_key(|e| e.ts);
+        let data_end = events.iter().map(|e| e.ts).max().unwrap_or(0);
+        let late = rotate_late(&mut events, seed, p.late_event_rate);
+        let truth = tally.truth(&ctx, seed, carts, events.len() as u64, data_end, late);
+        (events, truth)
+    }
+
+    fn rows(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| Event::new(i as i64, EventKind::CartUpdated, format!("c{i}")))
+            .collect()
+    }
+
+    #[test]
+    fn streaming_late_pass_moves_the_rows_the_rotations_did() {
+        for n in [0, 1, 2, 3, 50, 1001, 1002, 4000] {
+            for rate in [0.0, 0.01, 0.3, 1.0] {
+                for seed in [1, 42] {
+                    let mut expected = rows(n);
+                    let moved = rotate_late(&mut expected, seed, rate);
+                    let mut source = rows(n).into_iter();
+                    let mut out = Vec::new();
+                    let got = make_late(
+                        n as u64,
+                        seed,
+                        rate,
+                        || Ok(source.next()),
+                        |e| {
+                            out.push(e);
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(got, moved, "n {n}, rate {rate}, seed {seed}");
+                    assert!(out == expected, "n {n}, rate {rate}, seed {seed}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_log_and_truth_are_the_bytes_of_the_log_in_memory() {
+        let config = sample();
+        let (carts, seed) = (5000, 42);
+        let dir = tempfile::tempdir().unwrap();
+        let (events, truth) = in_memory(&config, carts, seed);
+        let whole = dir.path().join("whole.parquet");
+        write_events_owned(events, &whole).unwrap();
+        // Batches of 300 customers: some 14 sorted runs to merge.
+        let streamed = dir.path().join("streamed.parquet");
+        let mut w = EventWriter::create(&streamed)
+            .unwrap()
+            .with_row_groups(RowGroups::Fixed);
+        let streamed_truth = stream_in_batches(&config, carts, seed, &mut w, 300).unwrap();
+        w.commit().unwrap();
+        assert!(
+            std::fs::read(&whole).unwrap() == std::fs::read(&streamed).unwrap(),
+            "the streamed Parquet differs from the one written in memory"
+        );
+        assert!(truth.customers > 3000 && truth.injected["late_events"] > 0);
+        assert_eq!(
+            serde_json::to_string_pretty(&truth).unwrap(),
+            serde_json::to_string_pretty(&streamed_truth).unwrap()
+        );
+    }
+
+    #[test]
+    fn runs_of_one_customer_and_one_thread_change_nothing() {
+        let config = sample();
+        let (carts, seed) = (1500, 7);
+        let (expected, truth) = in_memory(&config, carts, seed);
+        let json = serde_json::to_string_pretty(&truth).unwrap();
+        // A run per customer: past the number of runs merged at once.
+        let mut events = Vec::new();
+        let t = stream_in_batches(&config, carts, seed, &mut events, 1).unwrap();
+        assert!(events == expected);
+        assert_eq!(serde_json::to_string_pretty(&t).unwrap(), json);
+        // One thread, the default batch.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let sim = pool.install(|| simulate(&config, carts, seed)).unwrap();
+        assert!(sim.events == expected);
+        assert_eq!(serde_json::to_string_pretty(&sim.truth).unwrap(), json);
+    }
 }
