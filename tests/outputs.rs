@@ -949,6 +949,49 @@ ls -A "$FULL" "$FULL/report" > "$OUT/listing"
 }
 
 #[test]
+fn simulate_on_a_full_disk_names_the_file_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = sample_flow();
+    // The log's own disk full; then the disk of the sorted runs full.
+    let script = format!(
+        r#"
+"$CARTLIFT" simulate --flow {flow} --carts 2000 --out "$FULL/sim.parquet" --truth "$OUT/t1.json" -q 2> "$OUT/sim.err"
+echo $? > "$OUT/sim.code"
+TMPDIR="$FULL" "$CARTLIFT" simulate --flow {flow} --carts 2000 --out "$OUT/runs.parquet" --truth "$OUT/t2.json" -q 2> "$OUT/runs.err"
+echo $? > "$OUT/runs.code"
+ls -A "$FULL" > "$OUT/listing"
+"#,
+        flow = s(&flow),
+    );
+    let Some(o) = on_a_small_disk(dir.path(), &script) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let full = dir.path().join("full");
+    for (case, named) in [("sim", "sim.parquet"), ("runs", s(&full))] {
+        let code = read(&format!("{case}.code"));
+        let err = read(&format!("{case}.err"));
+        assert_eq!(code.trim(), "1", "{case} on a full disk: {err}");
+        assert!(err.contains(named), "{case}'s error names {named}: {err}");
+        assert!(
+            err.contains("No space left") || err.contains("StorageFull"),
+            "{case}'s error says the disk is full: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Locks stay (as for every output); no temporary file, no half log.
+    let listing = read("listing");
+    assert!(
+        listing.lines().all(|l| l.ends_with(".cartlift-lock")),
+        "files left: {listing}"
+    );
+    for name in ["runs.parquet", "t1.json", "t2.json"] {
+        assert!(!dir.path().join(name).exists(), "{name} written");
+    }
+}
+
+#[test]
 fn a_statistics_table_out_of_range_is_refused_by_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let events = simulated(dir.path(), "a.csv", "300");

@@ -42,15 +42,15 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
-/// An anonymous temporary file for one sorted run; an error names the
-/// folder it was asked of.
+/// Where sorted runs go (named in errors: the files have no name).
+fn run_dir() -> String {
+    std::env::temp_dir().display().to_string()
+}
+
+/// An anonymous temporary file for one sorted run.
 fn run_file() -> Result<File> {
-    tempfile::tempfile().with_context(|| {
-        format!(
-            "no temporary file for sorted runs in {}",
-            std::env::temp_dir().display()
-        )
-    })
+    tempfile::tempfile()
+        .with_context(|| format!("no temporary file for sorted runs in {}", run_dir()))
 }
 
 /// Items sorted by `order` in runs of at most `chunk` items.
@@ -122,16 +122,24 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         let mut w = BufWriter::with_capacity(1 << 16, file);
         let n = self.buf.len() as u64;
         for &i in &at {
-            bincode::encode_into_std_write(&buf[i as usize], &mut w, config())
-                .context("cannot write a sorted run to a temporary file")?;
+            bincode::encode_into_std_write(&buf[i as usize], &mut w, config()).with_context(
+                || {
+                    format!(
+                        "cannot write a sorted run to a temporary file in {}",
+                        run_dir()
+                    )
+                },
+            )?;
         }
         self.buf.clear();
-        w.flush().context("cannot write a sorted run")?;
+        w.flush()
+            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
         let mut file = w
             .into_inner()
             .map_err(|e| e.into_error())
-            .context("cannot write a sorted run")?;
-        file.rewind().context("cannot read a sorted run back")?;
+            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
+        file.rewind()
+            .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
         self.files.push((file, n));
         if self.buf.capacity() > self.chunk.saturating_mul(2) {
             self.buf.shrink_to(self.chunk);
@@ -151,15 +159,21 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         let file = run_file()?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         while let Some(item) = merge.next_item()? {
-            bincode::encode_into_std_write(&item, &mut w, config())
-                .context("cannot write a sorted run to a temporary file")?;
+            bincode::encode_into_std_write(&item, &mut w, config()).with_context(|| {
+                format!(
+                    "cannot write a sorted run to a temporary file in {}",
+                    run_dir()
+                )
+            })?;
         }
-        w.flush().context("cannot write a sorted run")?;
+        w.flush()
+            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
         let mut file = w
             .into_inner()
             .map_err(|e| e.into_error())
-            .context("cannot write a sorted run")?;
-        file.rewind().context("cannot read a sorted run back")?;
+            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
+        file.rewind()
+            .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
         self.files.push((file, total));
         Ok(())
     }
@@ -249,8 +263,9 @@ impl<T: Decode<()>> Merge<T> {
                 } else {
                     *left -= 1;
                     Some(
-                        bincode::decode_from_std_read(reader, config())
-                            .context("cannot read a sorted run back from its temporary file")?,
+                        bincode::decode_from_std_read(reader, config()).with_context(|| {
+                            format!("cannot read a sorted run back from {}", run_dir())
+                        })?,
                     )
                 }
             }

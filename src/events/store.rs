@@ -118,7 +118,7 @@ fn row_groups(total: u64) -> Vec<usize> {
 fn row_groups_fixed(total: u64) -> Vec<usize> {
     let total = total as usize;
     let mut groups = vec![ROW_GROUP; total / ROW_GROUP];
-    if total % ROW_GROUP > 0 || groups.is_empty() {
+    if !total.is_multiple_of(ROW_GROUP) || groups.is_empty() {
         groups.push(total % ROW_GROUP);
     }
     groups

@@ -1264,23 +1264,24 @@ mod tests {
     #[test]
     fn streamed_log_and_truth_are_the_bytes_of_the_log_in_memory() {
         let config = sample();
-        let (carts, seed) = (5000, 42);
+        // Some 580 000 rows: three row groups (two full, one short).
+        let (carts, seed) = (40_000, 42);
         let dir = tempfile::tempdir().unwrap();
         let (events, truth) = in_memory(&config, carts, seed);
         let whole = dir.path().join("whole.parquet");
         write_events_owned(events, &whole).unwrap();
-        // Batches of 300 customers: some 14 sorted runs to merge.
+        // Batches of 2000 customers: some 16 sorted runs to merge.
         let streamed = dir.path().join("streamed.parquet");
         let mut w = EventWriter::create(&streamed)
             .unwrap()
             .with_row_groups(RowGroups::Fixed);
-        let streamed_truth = stream_in_batches(&config, carts, seed, &mut w, 300).unwrap();
+        let streamed_truth = stream_in_batches(&config, carts, seed, &mut w, 2000).unwrap();
         w.commit().unwrap();
         assert!(
             std::fs::read(&whole).unwrap() == std::fs::read(&streamed).unwrap(),
             "the streamed Parquet differs from the one written in memory"
         );
-        assert!(truth.customers > 3000 && truth.injected["late_events"] > 0);
+        assert!(truth.events > 2 * 512 * 512 && truth.injected["late_events"] > 0);
         assert_eq!(
             serde_json::to_string_pretty(&truth).unwrap(),
             serde_json::to_string_pretty(&streamed_truth).unwrap()
