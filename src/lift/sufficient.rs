@@ -284,18 +284,37 @@ where
                 }
             }
             Cap::Quantiles { .. } => {
-                let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); ns * nm];
-                for c in 0..chunks {
-                    visit(c, &mut |s, _a, u| {
-                        for &m in &means {
-                            pooled[s * nm + m].push(u.values[m]);
+                // Pooled values per (segment, metric), gathered piece by
+                // piece in parallel; a quantile does not depend on the order.
+                let parts: Vec<Vec<Vec<f64>>> = (0..chunks)
+                    .into_par_iter()
+                    .map(|c| {
+                        let mut pooled: Vec<Vec<f64>> = vec![Vec::new(); ns * nm];
+                        visit(c, &mut |s, _a, u| {
+                            for &m in &means {
+                                pooled[s * nm + m].push(u.values[m]);
+                            }
+                        });
+                        pooled
+                    })
+                    .collect();
+                let cells: Vec<(usize, usize)> = (0..ns)
+                    .flat_map(|s| means.iter().map(move |&m| (s, m)))
+                    .collect();
+                let found: Vec<(usize, (f64, f64))> = cells
+                    .into_par_iter()
+                    .map(|(s, m)| {
+                        let k = s * nm + m;
+                        let mut values: Vec<f64> =
+                            Vec::with_capacity(parts.iter().map(|p| p[k].len()).sum());
+                        for p in &parts {
+                            values.extend_from_slice(&p[k]);
                         }
-                    });
-                }
-                for s in 0..ns {
-                    for &m in &means {
-                        bounds[s * nm + m] = cap.bounds(&pooled[s * nm + m]);
-                    }
+                        (k, cap.bounds(&values))
+                    })
+                    .collect();
+                for (k, b) in found {
+                    bounds[k] = b;
                 }
             }
         }
