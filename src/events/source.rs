@@ -885,27 +885,43 @@ fn read_json_array(
     })
 }
 
+/// A Parquet file's rows, one row group in memory at a time (the file's
+/// own row groups; "line" is the row's 1-based number in the file).
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
-    let df = ParquetReader::new(open(path)?)
-        .finish()
-        .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
-    let columns: Vec<(String, Series)> = df
-        .columns()
+    let unreadable =
+        |e: PolarsError| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display());
+    let groups: Vec<usize> = ParquetReader::new(open(path)?)
+        .get_metadata()
+        .map_err(unreadable)?
+        .row_groups
         .iter()
-        .map(|c| (c.name().to_string(), c.as_materialized_series().clone()))
+        .map(|g| g.num_rows())
         .collect();
-    for i in 0..df.height() {
-        let mut map = Map::with_capacity(columns.len());
-        for (name, s) in &columns {
-            let v = s.get(i).map(any_to_json).unwrap_or(Value::Null);
-            map.insert(name.clone(), v);
+    let mut offset = 0usize;
+    for rows in groups {
+        let df = ParquetReader::new(open(path)?)
+            .with_slice(Some((offset, rows)))
+            .finish()
+            .map_err(unreadable)?;
+        let columns: Vec<(String, Series)> = df
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.as_materialized_series().rechunk()))
+            .collect();
+        for i in 0..df.height() {
+            let mut map = Map::with_capacity(columns.len());
+            for (name, s) in &columns {
+                let v = s.get(i).map(any_to_json).unwrap_or(Value::Null);
+                map.insert(name.clone(), v);
+            }
+            let raw = Value::Object(map.clone()).to_string();
+            each(RawRow {
+                line: (offset + i) as u64 + 1,
+                raw,
+                fields: Ok(map),
+            })?;
         }
-        let raw = Value::Object(map.clone()).to_string();
-        each(RawRow {
-            line: i as u64 + 1,
-            raw,
-            fields: Ok(map),
-        })?;
+        offset += rows;
     }
     Ok(())
 }
@@ -950,6 +966,40 @@ mod tests {
 
     /// Each row's line and its fields, or the reason it was quarantined.
     type Rows = Vec<(u64, Result<Map<String, Value>, String>)>;
+
+    #[test]
+    fn parquet_rows_are_read_a_row_group_at_a_time_and_numbered_across_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let n = 2_500usize;
+        let mut df = df!(
+            "customer_id" => (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>(),
+            "value" => (0..n).map(|i| i as f64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(File::create(&path).unwrap())
+            .with_row_group_size(Some(500))
+            .finish(&mut df)
+            .unwrap();
+        let groups = ParquetReader::new(File::open(&path).unwrap())
+            .get_metadata()
+            .unwrap()
+            .row_groups
+            .len();
+        assert!(groups >= 2, "{groups} row groups");
+        let mut rows = Vec::new();
+        read_rows(&path, Container::Parquet, &mut |r| {
+            rows.push((r.line, r.fields.unwrap()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows.len(), n);
+        for (i, (line, fields)) in rows.iter().enumerate() {
+            assert_eq!(*line, i as u64 + 1);
+            assert_eq!(fields["customer_id"], Value::String(format!("c{i}")));
+            assert_eq!(fields["value"].as_f64(), Some(i as f64));
+        }
+    }
 
     fn array_rows(text: &str) -> Result<Rows> {
         let dir = tempfile::tempdir().unwrap();
