@@ -281,3 +281,48 @@ fn nasty_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn parquet_decimals_are_refused_and_categorical_text_is_read_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let nasty = root().join("tests/data/nasty");
+    let decimal = nasty.join("value_decimal.parquet");
+    for args in [
+        vec![
+            "ingest",
+            s(&decimal),
+            "--out",
+            s(&dir.path().join("o.parquet")),
+        ],
+        vec![
+            "paths",
+            s(&decimal),
+            "--flow",
+            s(&sample_flow()),
+            "--out",
+            s(&dir.path().join("c.parquet")),
+        ],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("value_decimal.parquet") && err.contains("column `value` holds decimals"),
+            "{err}"
+        );
+    }
+    // Customer ids stored as categories: the same ids as text, no quotes.
+    let out = dir.path().join("cat.parquet");
+    run(&[
+        "ingest",
+        s(&nasty.join("customer_id_categorical.parquet")),
+        "--out",
+        s(&out),
+    ]);
+    let df = read_parquet(&out);
+    let ids = df.column("customer_id").unwrap().str().unwrap().clone();
+    assert!(ids.len() > 0);
+    for id in ids.iter().flatten() {
+        assert!(id.starts_with('c') && !id.contains('"'), "{id}");
+    }
+}

@@ -1047,3 +1047,42 @@ fn a_statistics_table_out_of_range_is_refused_by_line_and_column() {
         assert!(!stdout(&o).contains("inf"), "{}", stdout(&o));
     }
 }
+
+#[test]
+fn outputs_take_the_mode_of_a_new_file_or_of_the_file_they_replace() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // What this process's umask gives a new file and a new folder.
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let plain_dir = dir.path().join("plain_dir");
+    std::fs::create_dir(&plain_dir).unwrap();
+    let out = dir.path().join("events.parquet");
+    let sim = |out: &std::path::Path| {
+        run(&[
+            "simulate",
+            "--flow",
+            s(&sample_flow()),
+            "--carts",
+            "50",
+            "--out",
+            s(out),
+        ])
+    };
+    sim(&out);
+    assert_eq!(mode(&out), mode(&plain));
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+    sim(&out);
+    assert_eq!(mode(&out), 0o640, "a replaced output keeps its mode");
+    let report = dir.path().join("report");
+    run(&[
+        "report",
+        s(&out),
+        "--flow",
+        s(&sample_flow()),
+        "--out",
+        s(&report),
+    ]);
+    assert_eq!(mode(&report), mode(&plain_dir));
+}

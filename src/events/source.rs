@@ -885,12 +885,35 @@ fn read_json_array(
     })
 }
 
+/// Refuses a Parquet file with a column of a type the reader cannot turn
+/// into values (decimals: this build of Polars reads them only by
+/// panicking), naming the file and the column.
+pub fn check_parquet_types(path: &Path, schema: &ArrowSchema) -> Result<()> {
+    for (name, field) in schema.iter() {
+        if matches!(
+            field.dtype(),
+            ArrowDataType::Decimal(..)
+                | ArrowDataType::Decimal32(..)
+                | ArrowDataType::Decimal64(..)
+                | ArrowDataType::Decimal256(..)
+        ) {
+            bail!(
+                "{}: column `{name}` holds decimals, which cartlift does not read; expected floating-point numbers or text (cast the column, e.g. to DOUBLE)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A Parquet file's rows, one row group in memory at a time (the file's
 /// own row groups; "line" is the row's 1-based number in the file).
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
     let unreadable =
         |e: PolarsError| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display());
-    let groups: Vec<usize> = ParquetReader::new(open(path)?)
+    let mut reader = ParquetReader::new(open(path)?);
+    check_parquet_types(path, &*reader.schema().map_err(unreadable)?)?;
+    let groups: Vec<usize> = reader
         .get_metadata()
         .map_err(unreadable)?
         .row_groups
@@ -906,8 +929,25 @@ fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Resu
         let columns: Vec<(String, Series)> = df
             .columns()
             .iter()
-            .map(|c| (c.name().to_string(), c.as_materialized_series().rechunk()))
-            .collect();
+            .map(|c| {
+                // Text stored as categories or as bytes is read as text
+                // (bytes that are not UTF-8 become null, so the row is
+                // quarantined for the missing field).
+                let s = c.as_materialized_series();
+                let s = match s.dtype() {
+                    DataType::Categorical(..) | DataType::Enum(..) => s.cast(&DataType::String),
+                    DataType::Binary => Ok(s
+                        .binary()?
+                        .iter()
+                        .map(|b| b.and_then(|b| std::str::from_utf8(b).ok()))
+                        .collect::<StringChunked>()
+                        .with_name(s.name().clone())
+                        .into_series()),
+                    _ => Ok(s.clone()),
+                };
+                Ok((c.name().to_string(), s?.rechunk()))
+            })
+            .collect::<Result<_>>()?;
         for i in 0..df.height() {
             let mut map = Map::with_capacity(columns.len());
             for (name, s) in &columns {

@@ -307,6 +307,7 @@ impl ParquetEvents {
         let schema = reader
             .schema()
             .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
+        crate::events::source::check_parquet_types(path, &schema)?;
         for required in col::REQUIRED_COLUMNS {
             if schema.get(required).is_none() {
                 bail!(
@@ -401,8 +402,18 @@ fn validate_columns(
     keep: &mut [bool],
     amounts: [&Option<Float64Chunked>; 2],
     ids: [&Option<StringChunked>; 5],
+    step: Option<&Float64Chunked>,
 ) {
     use crate::validate;
+    // A step is a whole number from 1 to i32::MAX, as ingestion requires
+    // (read as a float, so a value too large for the step column is seen).
+    if let Some(c) = step {
+        for (k, x) in keep.iter_mut().zip(c.iter()) {
+            if let (true, Some(x)) = (*k, x) {
+                *k = x.fract() == 0.0 && (1.0..=i32::MAX as f64).contains(&x);
+            }
+        }
+    }
     for c in amounts.into_iter().flatten() {
         for (k, x) in keep.iter_mut().zip(c.iter()) {
             if let (true, Some(x)) = (*k, x) {
@@ -490,10 +501,15 @@ impl Batch {
                 }
             }
         }
+        let step_values = match df.column(col::FLOW_STEP) {
+            Ok(c) => Some(c.cast(&DataType::Float64)?.f64()?.clone()),
+            Err(_) => None,
+        };
         validate_columns(
             &mut keep,
             [&value, &discount],
             [&cart, &order, &coupon, &channel, &status],
+            step_values.as_ref(),
         );
         Ok(Batch {
             keep,

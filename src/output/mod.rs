@@ -268,9 +268,18 @@ fn temp_beside(target: &Path) -> Result<(PathBuf, PathBuf, tempfile::NamedTempFi
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Created as any new file would be (0666 less the umask), or with the
+    // mode of the file it replaces, not the temporary file's private 0600.
+    let mode = std::fs::metadata(&absolute)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::Permissions::from_mode(0o666)
+        });
     let tmp = tempfile::Builder::new()
         .prefix(".")
         .suffix(&temp_suffix(&name))
+        .permissions(mode)
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create {} (in {})", target.display(), dir.display()))?;
     Ok((absolute, dir, tmp))
@@ -436,8 +445,15 @@ impl ReportDir {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "report".into());
         remove_stale(&parent, &name);
+        // As a new folder would be (0777 less the umask), not the private
+        // 0700 of a temporary one.
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::Permissions::from_mode(0o777)
+        };
         let stage = tempfile::Builder::new()
             .prefix(&format!(".{name}.cartlift-staging-"))
+            .permissions(mode)
             .tempdir_in(&parent)
             .with_context(|| format!("cannot create a folder beside {shown}"))?;
         let marker = stage.path().join(REPORT_MARKER);
