@@ -321,7 +321,7 @@ fn parquet_decimals_are_refused_and_categorical_text_is_read_as_text() {
     ]);
     let df = read_parquet(&out);
     let ids = df.column("customer_id").unwrap().str().unwrap().clone();
-    assert!(ids.len() > 0);
+    assert!(!ids.is_empty());
     for id in ids.iter().flatten() {
         assert!(id.starts_with('c') && !id.contains('"'), "{id}");
     }
