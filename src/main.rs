@@ -733,6 +733,27 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             ("--platform-out", a.platform_out.as_ref()),
         ],
     )?;
+    if let Some(out) = &a.out {
+        use cartlift::simulate::render::SimFormat;
+        // The platform shapes have one container each: the name must say it,
+        // or the file would not read back as what it is.
+        let (wanted, names): (&[&str], &str) = match a.format {
+            SimFormat::Canonical => (&[], ""),
+            SimFormat::Shopify | SimFormat::Ga4 | SimFormat::Klaviyo => (
+                &[".ndjson", ".jsonl", ".json"],
+                ".ndjson, .jsonl or .json (one JSON document a line)",
+            ),
+            SimFormat::Segment => (&[".csv"], ".csv (a warehouse export)"),
+        };
+        let name = out.to_string_lossy().to_ascii_lowercase();
+        if !wanted.is_empty() && !wanted.iter().any(|w| name.ends_with(w)) {
+            bail!(
+                "--out {}: --format {} writes {names}; name the file so",
+                out.display(),
+                format!("{:?}", a.format).to_ascii_lowercase()
+            );
+        }
+    }
     let config = FlowConfig::load(&a.flow)?;
     if let Some(n) = a.evaluate {
         let e = simulate::evaluate(&config, n, a.seed)

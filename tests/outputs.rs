@@ -1086,3 +1086,34 @@ fn outputs_take_the_mode_of_a_new_file_or_of_the_file_they_replace() {
     ]);
     assert_eq!(mode(&report), mode(&plain_dir));
 }
+
+#[test]
+fn simulate_refuses_a_platform_shape_under_another_containers_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, name) in [
+        ("ga4", "log.parquet"),
+        ("shopify", "log.csv"),
+        ("segment", "log.ndjson"),
+        ("klaviyo", "log.parquet"),
+    ] {
+        let out = dir.path().join(name);
+        let o = bin()
+            .args([
+                "simulate",
+                "--flow",
+                s(&sample_flow()),
+                "--carts",
+                "20",
+                "--format",
+                format,
+                "--out",
+                s(&out),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{format}: {err}");
+        assert!(err.contains(&format!("--format {format} writes")), "{err}");
+        assert!(!out.exists(), "{format}: nothing written");
+    }
+}
