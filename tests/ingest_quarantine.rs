@@ -326,3 +326,53 @@ fn parquet_decimals_are_refused_and_categorical_text_is_read_as_text() {
         assert!(id.starts_with('c') && !id.contains('"'), "{id}");
     }
 }
+
+#[test]
+fn paths_on_canonical_parquet_sets_aside_the_steps_ingest_quarantines() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steps.parquet");
+    // 2026-03-02, a minute apart; steps 0, -3 and 2^40 are not steps.
+    let t0 = 1_772_409_600_000_000i64;
+    let steps: [Option<i64>; 6] = [None, Some(1), Some(0), Some(-3), Some(1 << 40), Some(2)];
+    let n = steps.len();
+    let ts = Int64Chunked::from_vec(
+        "ts".into(),
+        (0..n as i64).map(|i| t0 + i * 60_000_000).collect(),
+    )
+    .into_datetime(TimeUnit::Microseconds, None)
+    .into_series();
+    let mut events = vec!["message_sent"; n];
+    events[0] = "checkout_started";
+    let mut df = DataFrame::new_infer_height(vec![
+        ts.into(),
+        Column::new("event".into(), events),
+        Column::new("customer_id".into(), vec!["c1"; n]),
+        Column::new("flow_step".into(), steps.to_vec()),
+        Column::new("channel".into(), vec!["email"; n]),
+    ])
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let audit = dir.path().join("audit.json");
+    run(&[
+        "paths",
+        s(&path),
+        "--flow",
+        s(&sample_flow()),
+        "--out",
+        s(&dir.path().join("carts.parquet")),
+        "--audit",
+        s(&audit),
+    ]);
+    assert_eq!(read_json(&audit)["skipped_rows"].as_u64(), Some(3));
+    let out = run(&[
+        "ingest",
+        s(&path),
+        "--out",
+        s(&dir.path().join("e.parquet")),
+    ]);
+    let (read, accepted, quarantined) = summary_counts(&out.stdout);
+    assert_eq!((read, accepted, quarantined), (6, 3, 3));
+}
