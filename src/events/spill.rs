@@ -53,6 +53,41 @@ fn run_file() -> Result<File> {
         .with_context(|| format!("no temporary file for sorted runs in {}", run_dir()))
 }
 
+/// One sorted run being written to its temporary file.
+struct RunWriter {
+    w: BufWriter<File>,
+}
+
+impl RunWriter {
+    fn new() -> Result<RunWriter> {
+        Ok(RunWriter {
+            w: BufWriter::with_capacity(1 << 16, run_file()?),
+        })
+    }
+
+    fn put<T: Encode>(&mut self, item: &T) -> Result<()> {
+        bincode::encode_into_std_write(item, &mut self.w, config()).with_context(|| {
+            format!(
+                "cannot write a sorted run to a temporary file in {}",
+                run_dir()
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The run's file, flushed and rewound for reading.
+    fn finish(self) -> Result<File> {
+        let mut file = self
+            .w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
+        file.rewind()
+            .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
+        Ok(file)
+    }
+}
+
 /// Items sorted by `order` in runs of at most `chunk` items.
 pub struct Runs<T> {
     order: fn(&T, &T) -> Ordering,
@@ -118,29 +153,13 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
             // Stable: items equal under `order` keep the order they came in.
             at.par_sort_by(|&a, &b| order(&buf[a as usize], &buf[b as usize]));
         }
-        let file = run_file()?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
+        let mut w = RunWriter::new()?;
         let n = self.buf.len() as u64;
         for &i in &at {
-            bincode::encode_into_std_write(&buf[i as usize], &mut w, config()).with_context(
-                || {
-                    format!(
-                        "cannot write a sorted run to a temporary file in {}",
-                        run_dir()
-                    )
-                },
-            )?;
+            w.put(&buf[i as usize])?;
         }
         self.buf.clear();
-        w.flush()
-            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
-        let mut file = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
-        file.rewind()
-            .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
-        self.files.push((file, n));
+        self.files.push((w.finish()?, n));
         if self.buf.capacity() > self.chunk.saturating_mul(2) {
             self.buf.shrink_to(self.chunk);
         }
@@ -156,25 +175,11 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         let files = std::mem::take(&mut self.files);
         let total: u64 = files.iter().map(|(_, n)| n).sum();
         let mut merge = Merge::over(self.order, files, Vec::new())?;
-        let file = run_file()?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
+        let mut w = RunWriter::new()?;
         while let Some(item) = merge.next_item()? {
-            bincode::encode_into_std_write(&item, &mut w, config()).with_context(|| {
-                format!(
-                    "cannot write a sorted run to a temporary file in {}",
-                    run_dir()
-                )
-            })?;
+            w.put(&item)?;
         }
-        w.flush()
-            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
-        let mut file = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
-        file.rewind()
-            .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
-        self.files.push((file, total));
+        self.files.push((w.finish()?, total));
         Ok(())
     }
 
