@@ -177,6 +177,111 @@ fn quantile_select(values: &mut [f64], p: f64) -> f64 {
     at_lo + (at_hi - at_lo) * (pos - lo as f64)
 }
 
+/// One quantile of `n` values seen as a stream, from the few values on its
+/// side of the distribution: the `keep` largest when `p` ≥ 0.5, else the
+/// `keep` smallest. Gives the same number as [`quantile_select`] on all `n`
+/// values (linear interpolation, numpy's default), holding about
+/// `min(p, 1 − p) · n` values instead of `n`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantileTail {
+    p: f64,
+    n: usize,
+    /// Values kept: those from sorted position `lo` up (top side) or up to
+    /// position `hi` (bottom side).
+    pub keep: usize,
+    pub top: bool,
+}
+
+impl QuantileTail {
+    pub fn new(p: f64, n: usize) -> QuantileTail {
+        let (lo, hi) = Self::positions(p, n);
+        let top = p >= 0.5;
+        let keep = if n == 0 {
+            0
+        } else if top {
+            n - lo
+        } else {
+            hi + 1
+        };
+        QuantileTail { p, n, keep, top }
+    }
+
+    fn positions(p: f64, n: usize) -> (usize, usize) {
+        let pos = p * n.saturating_sub(1) as f64;
+        (pos.floor() as usize, pos.ceil() as usize)
+    }
+
+    /// Offers `v` to one stream's keeper (a heap of at most `keep` values).
+    pub fn offer(&self, kept: &mut std::collections::BinaryHeap<TailValue>, v: f64) {
+        // The heap's top is the kept value nearest the middle: the smallest
+        // on the top side, the largest on the bottom side.
+        let item = TailValue { v, top: self.top };
+        if kept.len() < self.keep {
+            kept.push(item);
+        } else if let Some(mut nearest) = kept.peek_mut() {
+            if item < *nearest {
+                *nearest = item;
+            }
+        }
+    }
+
+    /// The quantile from the union of every stream's kept values (each
+    /// stream kept its own `keep` most extreme; `union` is reordered). NaN
+    /// when `n` is 0.
+    pub fn quantile(&self, union: &mut [f64]) -> f64 {
+        if self.n == 0 || union.is_empty() {
+            return f64::NAN;
+        }
+        let pos = self.p * (self.n - 1) as f64;
+        let (lo, hi) = Self::positions(self.p, self.n);
+        // Sorted position x of all n values is position x − (n − len) of
+        // the union on the top side (the values below were dropped), x on
+        // the bottom side.
+        let shift = if self.top { self.n - union.len() } else { 0 };
+        let (_, &mut at_lo, above) = union.select_nth_unstable_by(lo - shift, f64::total_cmp);
+        let at_hi = if hi == lo {
+            at_lo
+        } else {
+            above
+                .iter()
+                .copied()
+                .min_by(f64::total_cmp)
+                .unwrap_or(at_lo)
+        };
+        at_lo + (at_hi - at_lo) * (pos - lo as f64)
+    }
+}
+
+/// A value kept by a [`QuantileTail`], ordered so that a max-heap's top is
+/// the kept value nearest the middle of the distribution (the first to go).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TailValue {
+    pub v: f64,
+    top: bool,
+}
+
+impl PartialEq for TailValue {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for TailValue {}
+impl PartialOrd for TailValue {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for TailValue {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        let c = self.v.total_cmp(&o.v);
+        if self.top {
+            c.reverse()
+        } else {
+            c
+        }
+    }
+}
+
 /// One treatment × metric × segment.
 #[derive(Debug, Clone, Serialize)]
 pub struct LiftResult {
@@ -955,6 +1060,43 @@ pub fn baseline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_from_the_tails_of_streams_equal_quantiles_of_all_values() {
+        use std::collections::BinaryHeap;
+        // Heavy ties at zero, a long tail, negative values, streams of
+        // uneven sizes (one empty).
+        let all: Vec<f64> = (0..5003)
+            .map(|i| match i % 7 {
+                0 | 1 | 2 => 0.0,
+                3 => -((i % 13) as f64),
+                _ => ((i * 7919) % 1013) as f64 / 3.0,
+            })
+            .collect();
+        let cuts = [0, 0, 17, 1800, 1801, 4000, 5003];
+        for n in [0usize, 1, 2, 3, 10, 999, 5003] {
+            let values = &all[..n];
+            for p in [0.0, 0.001, 0.1, 0.4999, 0.5, 0.75, 0.999, 1.0] {
+                let tail = QuantileTail::new(p, n);
+                let mut union = Vec::new();
+                for w in cuts.windows(2) {
+                    let (a, b) = (w[0].min(n), w[1].min(n));
+                    let mut kept = BinaryHeap::new();
+                    for &v in &values[a..b] {
+                        tail.offer(&mut kept, v);
+                    }
+                    assert!(kept.len() <= tail.keep);
+                    union.extend(kept.into_iter().map(|t| t.v));
+                }
+                let got = tail.quantile(&mut union);
+                let want = quantile_select(&mut values.to_vec(), p);
+                assert!(
+                    got.to_bits() == want.to_bits(),
+                    "n {n} p {p}: {got} vs {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn quantiles_by_selection_equal_quantiles_of_the_sorted_values() {
