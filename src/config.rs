@@ -89,6 +89,26 @@ pub struct Arm {
     pub holdout: bool,
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// Conditional branches (a learned targeting policy): an entry is sent
+    /// the steps of the first branch whose condition holds, else `steps`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<crate::branch::Branch>,
+}
+
+impl Arm {
+    /// The steps an entry with these covariates is sent: the first branch
+    /// that holds, else the arm's own steps.
+    pub fn steps_for(&self, x: &crate::branch::Covariates) -> &[Step] {
+        self.branches
+            .iter()
+            .find(|b| b.when.holds(x))
+            .map_or(&self.steps[..], |b| &b.steps[..])
+    }
+
+    /// Every list of steps the arm can send: its own, then each branch's.
+    pub fn step_lists(&self) -> impl Iterator<Item = &[Step]> {
+        std::iter::once(&self.steps[..]).chain(self.branches.iter().map(|b| &b.steps[..]))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -366,6 +386,11 @@ impl FlowConfig {
             for (j, s) in arm.steps.iter().enumerate() {
                 spans.push((format!("arms[{i}].steps[{j}].delay"), s.delay));
             }
+            for (b, branch) in arm.branches.iter().enumerate() {
+                for (j, s) in branch.steps.iter().enumerate() {
+                    spans.push((format!("arms[{i}].branches[{b}].steps[{j}].delay"), s.delay));
+                }
+            }
         }
         for (field, span) in spans {
             span.check_ceiling(&field).map_err(anyhow::Error::msg)?;
@@ -383,20 +408,26 @@ impl FlowConfig {
         ];
         for (i, arm) in self.arms.iter().enumerate() {
             names.push((format!("arms[{i}].name"), &arm.name));
-            for (j, s) in arm.steps.iter().enumerate() {
-                names.push((format!("arms[{i}].steps[{j}].channel"), &s.channel));
-                if let Some(m) = &s.message {
-                    names.push((format!("arms[{i}].steps[{j}].message"), m));
+            let mut lists = vec![(format!("arms[{i}]"), &arm.steps)];
+            for (b, branch) in arm.branches.iter().enumerate() {
+                if let Some(n) = &branch.name {
+                    names.push((format!("arms[{i}].branches[{b}].name"), n));
                 }
-                if let Some(inc) = &s.incentive {
-                    if let Some(code) = &inc.code {
-                        names.push((format!("arms[{i}].steps[{j}].incentive.code"), code));
+                lists.push((format!("arms[{i}].branches[{b}]"), &branch.steps));
+            }
+            for (at, steps) in lists {
+                for (j, s) in steps.iter().enumerate() {
+                    names.push((format!("{at}.steps[{j}].channel"), &s.channel));
+                    if let Some(m) = &s.message {
+                        names.push((format!("{at}.steps[{j}].message"), m));
                     }
-                    for st in inc.customer_status.iter().flatten() {
-                        names.push((
-                            format!("arms[{i}].steps[{j}].incentive.customer_status"),
-                            st,
-                        ));
+                    if let Some(inc) = &s.incentive {
+                        if let Some(code) = &inc.code {
+                            names.push((format!("{at}.steps[{j}].incentive.code"), code));
+                        }
+                        for st in inc.customer_status.iter().flatten() {
+                            names.push((format!("{at}.steps[{j}].incentive.customer_status"), st));
+                        }
                     }
                 }
             }
@@ -448,23 +479,40 @@ impl FlowConfig {
                 arm.name
             );
         }
-        if !arm.holdout && arm.steps.is_empty() {
+        if arm.holdout && !arm.branches.is_empty() {
+            bail!(
+                "field `arms[{i}].branches` (arm `{}`): a holdout arm sends nothing; remove its branches",
+                arm.name
+            );
+        }
+        if !arm.holdout && arm.step_lists().all(|s| s.is_empty()) {
             bail!(
                 "field `arms[{i}].steps` (arm `{}`): expected at least one step for a treatment arm",
                 arm.name
             );
         }
-        for (j, w) in arm.steps.windows(2).enumerate() {
+        self.validate_steps(&format!("arms[{i}]"), &arm.name, &arm.steps)?;
+        for (b, branch) in arm.branches.iter().enumerate() {
+            let at = format!("arms[{i}].branches[{b}]");
+            branch.when.validate(&at)?;
+            self.validate_steps(&at, &arm.name, &branch.steps)?;
+        }
+        Ok(())
+    }
+
+    /// One list of steps (an arm's or a branch's), `at` naming it in errors.
+    fn validate_steps(&self, at_list: &str, arm_name: &str, steps: &[Step]) -> Result<()> {
+        for (j, w) in steps.windows(2).enumerate() {
             if w[1].step <= w[0].step || w[1].delay <= w[0].delay {
                 bail!(
-                    "field `arms[{i}].steps[{}]` (arm `{}`): expected steps in increasing order of step number and delay",
+                    "field `{at_list}.steps[{}]` (arm `{}`): expected steps in increasing order of step number and delay",
                     j + 1,
-                    arm.name
+                    arm_name
                 );
             }
         }
-        for (j, s) in arm.steps.iter().enumerate() {
-            let at = format!("arms[{i}].steps[{j}]");
+        for (j, s) in steps.iter().enumerate() {
+            let at = format!("{at_list}.steps[{j}]");
             if s.step == 0 {
                 bail!("field `{at}.step`: steps are numbered from 1");
             }

@@ -7,6 +7,7 @@
 
 pub mod assign;
 pub mod attribution;
+pub mod branch;
 pub mod config;
 pub mod duration;
 pub mod events;

@@ -55,6 +55,12 @@ pub mod carts {
     pub const COMPLAINED: &str = "complained";
     pub const WINDOW_COMPLETE: &str = "window_complete";
     pub const CUSTOMER_PRIOR_SPEND: &str = "customer_prior_spend";
+    /// Orders the customer placed before the cart was abandoned (entry-time
+    /// covariate of the learned policy).
+    pub const PRIOR_ORDERS: &str = "prior_orders";
+    /// Days from the customer's latest order to the abandonment; null when
+    /// they had none.
+    pub const DAYS_SINCE_LAST_ORDER: &str = "days_since_last_order";
 }
 
 /// Touches columns (one row per message).
@@ -221,8 +227,21 @@ fn carts_frame<'a>(
             let status = t.statuses.name(e.status).unwrap_or("unknown");
             let value = (!e.cart_value.is_nan()).then_some(e.cart_value);
             let arm = &config.arms[e.arm];
+            let (hour, weekday) = crate::branch::Covariates::hour_and_weekday(e.abandoned_at);
+            let covariates = crate::branch::Covariates {
+                cart_value: e.cart_value,
+                customer_status: status,
+                customer_prior_spend: e.prior_spend,
+                abandoned_hour: hour,
+                abandoned_weekday: weekday,
+                prior_orders: e.prior_orders,
+                days_since_last_order: e
+                    .last_order_at
+                    .map(|at| (e.abandoned_at - at) as f64 / 86_400_000_000.0),
+            };
+            let arm_steps = arm.steps_for(&covariates);
             let offered = sent.iter().any(|x| {
-                arm.steps.iter().any(|s| {
+                arm_steps.iter().any(|s| {
                     s.step as i32 == x.step
                         && s.incentive
                             .as_ref()
@@ -271,6 +290,11 @@ fn carts_frame<'a>(
             b.complained.push(e.complained);
             b.window_complete.push(e.window_complete);
             b.prior_spend.push(e.prior_spend);
+            b.prior_orders.push(e.prior_orders);
+            b.days_since_last_order.push(
+                e.last_order_at
+                    .map(|at| (e.abandoned_at - at) as f64 / 86_400_000_000.0),
+            );
         }
     }
     b.finish()
@@ -337,6 +361,8 @@ struct CartsBuilder<'a> {
     complained: Vec<bool>,
     window_complete: Vec<bool>,
     prior_spend: Vec<f64>,
+    prior_orders: Vec<u32>,
+    days_since_last_order: Vec<Option<f64>>,
 }
 
 impl<'a> CartsBuilder<'a> {
@@ -386,6 +412,8 @@ impl<'a> CartsBuilder<'a> {
             Column::new(c::COMPLAINED.into(), self.complained),
             Column::new(c::WINDOW_COMPLETE.into(), self.window_complete),
             Column::new(c::CUSTOMER_PRIOR_SPEND.into(), self.prior_spend),
+            Column::new(c::PRIOR_ORDERS.into(), self.prior_orders),
+            Column::new(c::DAYS_SINCE_LAST_ORDER.into(), self.days_since_last_order),
         ];
         Ok(DataFrame::new_infer_height(cols)?)
     }

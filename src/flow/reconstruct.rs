@@ -39,6 +39,10 @@ pub struct Entry {
     pub complained: bool,
     pub window_complete: bool,
     pub prior_spend: f64,
+    /// Distinct orders the customer placed before this cart was abandoned.
+    pub prior_orders: u32,
+    /// The latest of those orders, if any.
+    pub last_order_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -164,7 +168,16 @@ pub fn reconstruct_customer(
     let mut last_status = NONE;
     let mut spend_before_first_entry = 0.0;
 
-    let finalize = |c: Candidate, out: &mut CustomerFlow, last_entry_at: &mut Option<i64>| {
+    // Orders so far (distinct ids) and the latest one: what the store knows
+    // of the customer when a cart is abandoned. An order after the cart's
+    // last activity ends the candidate, so every order counted here came
+    // before the abandonment.
+    let mut orders_so_far = 0u32;
+    let mut last_order_at: Option<i64> = None;
+    let finalize = |c: Candidate,
+                    out: &mut CustomerFlow,
+                    last_entry_at: &mut Option<i64>,
+                    before: (u32, Option<i64>)| {
         let entered_at = c.last_activity + rules.abandon_after;
         if last_entry_at.is_some_and(|l| entered_at - l < rules.cooldown) {
             out.audit.reentries_suppressed += 1;
@@ -186,6 +199,8 @@ pub fn reconstruct_customer(
             complained: false,
             window_complete: entered_at + rules.window <= rules.data_end,
             prior_spend: 0.0,
+            prior_orders: before.0,
+            last_order_at: before.1,
         });
     };
 
@@ -198,7 +213,12 @@ pub fn reconstruct_customer(
             let deadline = c.last_activity + rules.abandon_after;
             if ts > deadline || (ts == deadline && !is_activity) {
                 let c = cand.take().expect("checked");
-                finalize(c, &mut out, &mut last_entry_at);
+                finalize(
+                    c,
+                    &mut out,
+                    &mut last_entry_at,
+                    (orders_so_far, last_order_at),
+                );
             }
         }
         if t.status[r] != NONE {
@@ -237,6 +257,8 @@ pub fn reconstruct_customer(
                     out.audit.duplicate_orders += 1;
                     continue;
                 }
+                orders_so_far += 1;
+                last_order_at = Some(ts);
                 let value = if t.value[r].is_nan() { 0.0 } else { t.value[r] };
                 if out.entries.is_empty() {
                     spend_before_first_entry += value;
@@ -287,7 +309,12 @@ pub fn reconstruct_customer(
     }
     if let Some(c) = cand.take() {
         if c.last_activity + rules.abandon_after <= rules.data_end {
-            finalize(c, &mut out, &mut last_entry_at);
+            finalize(
+                c,
+                &mut out,
+                &mut last_entry_at,
+                (orders_so_far, last_order_at),
+            );
         } else {
             out.audit.candidates_pending += 1;
         }

@@ -43,6 +43,12 @@ struct Builder {
 /// need more than [`MAX_ACTIONS`] actions (each incentive range splits the
 /// rest of its arm in two).
 pub fn export(config: &FlowConfig, opts: &ExportOptions) -> Result<Exported> {
+    if let Some(arm) = config.arms.iter().find(|a| !a.branches.is_empty()) {
+        bail!(
+            "arm `{}` has conditional branches (a learned targeting policy); the Klaviyo export does not translate branches yet: export a flow with one list of steps per arm",
+            arm.name
+        );
+    }
     for arm in &config.arms {
         let n = actions_needed(&arm.steps);
         if n > MAX_ACTIONS as f64 {

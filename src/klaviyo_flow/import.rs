@@ -187,6 +187,7 @@ pub fn import(def: &Definition, opts: &ImportOptions) -> Result<Imported> {
             name,
             weight: 0.0,
             steps,
+            branches: Vec::new(),
         });
     }
     w.weights(&mut config_arms, base, opts.holdout_share);

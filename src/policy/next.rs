@@ -22,6 +22,7 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
             weight: clean(1.0 - holdout.weight - explore_weight),
             holdout: false,
             steps: rec.steps.clone(),
+            branches: Vec::new(),
         },
     ];
     if let Some(x) = explore {
@@ -30,6 +31,7 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
             weight: x.weight,
             holdout: false,
             steps: x.steps.clone(),
+            branches: Vec::new(),
         });
     }
     let next = FlowConfig {

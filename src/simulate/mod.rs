@@ -22,6 +22,7 @@ pub mod params;
 pub mod render;
 
 use crate::assign::Assigner;
+use crate::branch::Covariates;
 use crate::config::{Arm, FlowConfig, Incentive, Step};
 use crate::events::ingest::EventSink;
 use crate::events::spill::Runs;
@@ -296,7 +297,10 @@ fn context<'a>(config: &'a FlowConfig, p: &'a SimParams, emit: bool) -> Result<C
         max_step: config
             .arms
             .iter()
-            .flat_map(|a| a.steps.iter().map(|s| s.step as usize))
+            .flat_map(|a| {
+                a.step_lists()
+                    .flat_map(|l| l.iter().map(|s| s.step as usize))
+            })
             .max()
             .unwrap_or(0),
         template: oracle::Template::of(config),
@@ -375,7 +379,9 @@ fn simulate_customer(
     } else {
         Status::Loyalty
     };
-    let sensitive = rng.random::<f64>() < p.price_sensitive_share;
+    // Compared with each entry's price-sensitive share (the base share, or
+    // an effect's for the entries it covers).
+    let u_sensitive: f64 = rng.random();
     let sigma = p.propensity_sigma.max(0.0);
     let propensity = if sigma > 0.0 {
         LogNormal::new(-sigma * sigma / 2.0, sigma)
@@ -401,9 +407,13 @@ fn simulate_customer(
         0
     };
     let session_gap = (ctx.abandon / 2).clamp(SECOND, 600 * SECOND);
+    let mut prior_cents = 0i64;
+    let mut last_prior_at: Option<i64> = None;
     for j in 0..prior {
         let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
         let cents = cents_of(value_dist.sample(&mut rng));
+        prior_cents += cents;
+        last_prior_at = Some(last_prior_at.map_or(at, |l| l.max(at)));
         if !ctx.emit {
             continue;
         }
@@ -424,6 +434,8 @@ fn simulate_customer(
         out.events.push(order);
     }
 
+    let mut orders_before = prior;
+    let mut last_order_at = last_prior_at;
     let mut t0 = ctx.start + rng.random_range(0..(p.days as i64 * 86_400)) * SECOND;
     for c in 0..n_carts {
         let cart = Cart {
@@ -433,7 +445,24 @@ fn simulate_customer(
         };
         let p_natural = (p.base_return.get(status) * propensity).min(0.95);
         let draws = draw(&mut rng, ctx, p_natural);
-        simulate_cart(ctx, &customer, status, sensitive, &cart, &draws, &mut out);
+        let (hour, weekday) = Covariates::hour_and_weekday(cart.t0);
+        let x = Covariates {
+            cart_value: cart.value_cents as f64 / 100.0,
+            customer_status: status.as_str(),
+            customer_prior_spend: prior_cents as f64 / 100.0,
+            abandoned_hour: hour,
+            abandoned_weekday: weekday,
+            prior_orders: orders_before,
+            days_since_last_order: last_order_at
+                .map(|at| (cart.t0 - at) as f64 / (86_400 * SECOND) as f64),
+        };
+        let shopper = Shopper::new(p, status, u_sensitive, x);
+        // The next cart's history counts this cart's order, as the carts
+        // table of the log does.
+        if let Some(at) = simulate_cart(ctx, &customer, &shopper, &cart, &draws, &mut out) {
+            orders_before += 1;
+            last_order_at = Some(last_order_at.map_or(at, |l| l.max(at)));
+        }
         let entered = cart.t0 + ctx.abandon;
         t0 = entered
             + ctx.window
@@ -442,6 +471,39 @@ fn simulate_customer(
             + rng.random_range(0..7 * 86_400) * SECOND;
     }
     out
+}
+
+/// One shopper at one entry: what the store knows (`x`) and how they
+/// respond, after the `[[simulation.effects]]` that cover them.
+struct Shopper<'a> {
+    status: Status,
+    /// Price sensitive at this entry (an opened incentive can convert them;
+    /// they always redeem it).
+    sensitive: bool,
+    /// Multiplies every step's lift.
+    response: f64,
+    x: Covariates<'a>,
+}
+
+impl<'a> Shopper<'a> {
+    /// Every effect whose condition holds applies: the last one giving a
+    /// price-sensitive share sets it, message responses multiply.
+    fn new(p: &SimParams, status: Status, u_sensitive: f64, x: Covariates<'a>) -> Shopper<'a> {
+        let mut share = p.price_sensitive_share;
+        let mut response = 1.0;
+        for e in p.effects.iter().filter(|e| e.when.holds(&x)) {
+            if let Some(s) = e.price_sensitive_share {
+                share = s;
+            }
+            response *= e.message_response.unwrap_or(1.0);
+        }
+        Shopper {
+            status,
+            sensitive: u_sensitive < share,
+            response,
+            x,
+        }
+    }
 }
 
 fn cents_of(x: f64) -> i64 {
@@ -506,20 +568,19 @@ fn outcome<'a>(
     ctx: &'a Ctx,
     arm_index: usize,
     step_limit: usize,
-    status: Status,
-    sensitive: bool,
+    shopper: &Shopper,
     cart: &Cart,
     d: &Draws,
 ) -> ArmOutcome<'a> {
     let arm: &Arm = &ctx.config.arms[arm_index];
     let holdout = arm_index == ctx.holdout;
     let steps = if holdout {
-        &ctx.config.arms[ctx.shadow].steps
+        ctx.config.arms[ctx.shadow].steps_for(&shopper.x)
     } else {
-        &arm.steps
+        arm.steps_for(&shopper.x)
     };
     let steps = &steps[..step_limit.min(steps.len())];
-    outcome_of(ctx, steps, holdout, status, sensitive, cart, d)
+    outcome_of(ctx, steps, holdout, shopper, cart, d)
 }
 
 /// The entry's outcome if these steps were sent (suppressed for the holdout).
@@ -527,12 +588,12 @@ fn outcome_of<'a>(
     ctx: &Ctx,
     steps: &'a [Step],
     holdout: bool,
-    status: Status,
-    sensitive: bool,
+    shopper: &Shopper,
     cart: &Cart,
     d: &Draws,
 ) -> ArmOutcome<'a> {
     let p = ctx.p;
+    let (status, sensitive) = (shopper.status, shopper.sensitive);
     let entered = cart.t0 + ctx.abandon;
     let value = cart.value_cents as f64 / 100.0;
     let mut t = if d.natural {
@@ -575,7 +636,8 @@ fn outcome_of<'a>(
                         .step_lift
                         .get(step.step as usize - 1)
                         .copied()
-                        .unwrap_or(0.0);
+                        .unwrap_or(0.0)
+                        * shopper.response;
                     if incentive.is_some() {
                         lift += if sensitive {
                             p.incentive_lift_sensitive
@@ -659,18 +721,18 @@ fn outcome_of<'a>(
 fn simulate_cart(
     ctx: &Ctx,
     customer: &str,
-    status: Status,
-    sensitive: bool,
+    shopper: &Shopper,
     cart: &Cart,
     d: &Draws,
     out: &mut CustomerSim,
-) {
+) -> Option<i64> {
+    let status = shopper.status;
     let p = ctx.p;
     let entered = cart.t0 + ctx.abandon;
     let mut po = Vec::with_capacity(ctx.config.arms.len());
-    let mut assigned = None;
+    let mut assigned: Option<ArmOutcome> = None;
     for a in 0..ctx.config.arms.len() {
-        let o = outcome(ctx, a, usize::MAX, status, sensitive, cart, d);
+        let o = outcome(ctx, a, usize::MAX, shopper, cart, d);
         let contribution = contribution(ctx, &o);
         po.push((
             o.converted,
@@ -682,9 +744,13 @@ fn simulate_cart(
             assigned = Some(o);
         }
     }
+    let ordered = assigned
+        .as_ref()
+        .filter(|o| o.converted)
+        .map(|o| o.order_at);
     let template = ctx.template.as_ref().map(|t| {
-        let with = outcome_of(ctx, &t.always, false, status, sensitive, cart, d);
-        let without = outcome_of(ctx, &t.never, false, status, sensitive, cart, d);
+        let with = outcome_of(ctx, &t.always, false, shopper, cart, d);
+        let without = outcome_of(ctx, &t.never, false, shopper, cart, d);
         (
             cart.value_cents as f64 / 100.0,
             contribution(ctx, &with),
@@ -698,7 +764,7 @@ fn simulate_cart(
             po,
             template,
         });
-        return;
+        return ordered;
     }
     let po_steps = ctx
         .config
@@ -710,7 +776,7 @@ fn simulate_cart(
                 return Vec::new();
             }
             (0..=arm.steps.len())
-                .map(|k| outcome(ctx, a, k, status, sensitive, cart, d).net_cents)
+                .map(|k| outcome(ctx, a, k, shopper, cart, d).net_cents)
                 .collect()
         })
         .collect();
@@ -836,6 +902,7 @@ fn simulate_cart(
         }
     }
     inject_bugs(ctx, d, &o, &arm_name, out, &ev);
+    ordered
 }
 
 /// The entry's net contribution under an outcome (one definition: `metrics`).

@@ -58,6 +58,26 @@ pub struct SimParams {
     pub duplicate_send_rate: f64,
     pub out_of_order_rate: f64,
     pub reentry_send_rate: f64,
+    /// Heterogeneous effects (`[[simulation.effects]]`): who is price
+    /// sensitive and how strongly messages move them, by what the store
+    /// knows at entry. None by default: everyone responds alike.
+    pub effects: Vec<Effect>,
+}
+
+/// One `[[simulation.effects]]` table: for entries whose covariates satisfy
+/// `when` (the condition language of flow branches), a price-sensitive
+/// share in place of the base one (the last effect giving one wins) and a
+/// factor on every step's lift (factors of all covering effects multiply).
+/// The covariates are the customer's history before the experiment (orders,
+/// spend, days since the latest order, measured at the cart's abandonment),
+/// the cart's value and the hour and weekday it was abandoned (UTC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Effect {
+    #[serde(default)]
+    pub when: crate::branch::When,
+    pub price_sensitive_share: Option<f64>,
+    pub message_response: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -151,6 +171,7 @@ impl Default for SimParams {
             duplicate_send_rate: 0.003,
             out_of_order_rate: 0.003,
             reentry_send_rate: 0.2,
+            effects: Vec::new(),
         }
     }
 }
@@ -202,6 +223,23 @@ impl SimParams {
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
                 bail!("field `simulation.{name}`: expected a probability in [0, 1], got {p}");
+            }
+        }
+        for (i, e) in self.effects.iter().enumerate() {
+            let at = format!("simulation.effects[{i}]");
+            e.when.validate(&at)?;
+            if let Some(p) = e.price_sensitive_share {
+                if !(0.0..=1.0).contains(&p) {
+                    bail!("field `{at}.price_sensitive_share`: expected a probability in [0, 1], got {p}");
+                }
+            }
+            if let Some(r) = e.message_response {
+                if !(r.is_finite() && (0.0..=100.0).contains(&r)) {
+                    bail!("field `{at}.message_response`: expected a factor in [0, 100], got {r}");
+                }
+            }
+            if e.price_sensitive_share.is_none() && e.message_response.is_none() {
+                bail!("field `{at}`: expected `price_sensitive_share`, `message_response` or both");
             }
         }
         for (i, l) in self.step_lift.iter().enumerate() {

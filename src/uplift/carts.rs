@@ -14,15 +14,28 @@ use polars::prelude::*;
 pub const OUTCOME: &str = "net_contribution";
 
 /// Covariates known at entry: the cart's value, the customer's status and
-/// spend before the entry, and the hour (0–23, UTC) and weekday (0 =
-/// Monday) the cart was abandoned.
-pub const CART_COVARIATES: [&str; 5] = [
+/// spend before the entry, the hour (0–23, UTC) and weekday (0 = Monday)
+/// the cart was abandoned, the orders the customer had placed by then and
+/// the days since the latest of them ([`NO_ORDER_DAYS`] when none).
+pub const CART_COVARIATES: [&str; 7] = [
     c::CART_VALUE,
     c::CUSTOMER_STATUS,
     c::CUSTOMER_PRIOR_SPEND,
-    "abandoned_hour",
-    "abandoned_weekday",
+    ABANDONED_HOUR,
+    ABANDONED_WEEKDAY,
+    c::PRIOR_ORDERS,
+    c::DAYS_SINCE_LAST_ORDER,
 ];
+
+/// Hour of abandonment, 0–23 (UTC).
+pub const ABANDONED_HOUR: &str = "abandoned_hour";
+/// Weekday of abandonment, 0 = Monday (UTC).
+pub const ABANDONED_WEEKDAY: &str = "abandoned_weekday";
+
+/// `days_since_last_order` of a customer with no earlier order: a hundred
+/// years, so a split `days_since_last_order <= d` puts them on the side of
+/// the long lapsed, as a flow branch reads a missing last order.
+pub const NO_ORDER_DAYS: f64 = 36_500.0;
 
 /// `--covariates` on a carts table: `all` (or nothing) is every one of
 /// [`CART_COVARIATES`]; otherwise each name must be one of them.
@@ -114,14 +127,32 @@ pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame,
     } else {
         vec![0.0; rows.height()]
     };
+    // Tables written before these columns existed read as unknown: no
+    // earlier order known.
+    let prior_orders = if rows.column(c::PRIOR_ORDERS).is_ok() {
+        f64s(c::PRIOR_ORDERS)?
+    } else {
+        vec![0.0; rows.height()]
+    };
+    let days_since: Vec<f64> = match rows.column(c::DAYS_SINCE_LAST_ORDER) {
+        Ok(col) => col
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
+            .collect(),
+        Err(_) => vec![NO_ORDER_DAYS; rows.height()],
+    };
     let df = DataFrame::new_infer_height(vec![
         Column::new("arm".into(), text(c::ARM)?),
         Column::new(OUTCOME.into(), f64s(OUTCOME)?),
         Column::new(c::CART_VALUE.into(), f64s(c::CART_VALUE)?),
         Column::new(c::CUSTOMER_STATUS.into(), text(c::CUSTOMER_STATUS)?),
         Column::new(c::CUSTOMER_PRIOR_SPEND.into(), prior),
-        Column::new("abandoned_hour".into(), hour),
-        Column::new("abandoned_weekday".into(), weekday),
+        Column::new(ABANDONED_HOUR.into(), hour),
+        Column::new(ABANDONED_WEEKDAY.into(), weekday),
+        Column::new(c::PRIOR_ORDERS.into(), prior_orders),
+        Column::new(c::DAYS_SINCE_LAST_ORDER.into(), days_since),
     ])?;
     Ok((df, without_value))
 }

@@ -1,0 +1,321 @@
+//! Conditions on what a store knows when a cart is abandoned, shared by a
+//! flow's conditional branches (`[[arms.branches]]`: which steps an entry
+//! is sent) and the simulator's heterogeneous effects
+//! (`[[simulation.effects]]`: who responds to what).
+//!
+//! A condition holds when every field it names holds: a numeric field lies
+//! in `(above, at_most]` (either end may be absent), `customer_status` is
+//! `in` a list or `not_in` one. The fields are the entry-time covariates of
+//! the carts table that `policy --covariates` learns from, so a policy
+//! tree's path is one condition.
+
+use crate::config::Step;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// `(above, at_most]`: `above < x ≤ at_most`, either end optional.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+}
+
+impl Range {
+    fn holds(&self, x: f64) -> bool {
+        self.above.is_none_or(|a| x > a) && self.at_most.is_none_or(|b| x <= b)
+    }
+
+    /// Narrows the range to also require `x ≤ t` (`left`) or `x > t`.
+    pub fn narrow(&mut self, t: f64, left: bool) {
+        if left {
+            self.at_most = Some(self.at_most.map_or(t, |b| b.min(t)));
+        } else {
+            self.above = Some(self.above.map_or(t, |a| a.max(t)));
+        }
+    }
+}
+
+/// `customer_status`: `in` these values, or `not_in` these (not both).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Categories {
+    #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+    pub is_in: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_in: Option<Vec<String>>,
+}
+
+impl Categories {
+    fn holds(&self, v: &str) -> bool {
+        self.is_in.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+            && self
+                .not_in
+                .as_ref()
+                .is_none_or(|l| l.iter().all(|x| x != v))
+    }
+}
+
+/// What is known of an entry when its cart is abandoned (the carts table's
+/// entry-time columns; `cart_value` NaN when unknown).
+#[derive(Debug, Clone, Copy)]
+pub struct Covariates<'a> {
+    pub cart_value: f64,
+    pub customer_status: &'a str,
+    pub customer_prior_spend: f64,
+    /// 0–23, UTC.
+    pub abandoned_hour: u32,
+    /// 0 = Monday, UTC.
+    pub abandoned_weekday: u32,
+    pub prior_orders: u32,
+    /// None when the customer had no earlier order (read as longer ago
+    /// than any number of days).
+    pub days_since_last_order: Option<f64>,
+}
+
+impl Covariates<'_> {
+    /// Hour (0–23) and weekday (0 = Monday) of a UTC timestamp in microseconds.
+    pub fn hour_and_weekday(at_micros: i64) -> (u32, u32) {
+        const HOUR_US: i64 = 3_600_000_000;
+        let hour = at_micros.div_euclid(HOUR_US).rem_euclid(24) as u32;
+        // 1970-01-01 was a Thursday (weekday 3 when Monday is 0).
+        let weekday = (at_micros.div_euclid(24 * HOUR_US) + 3).rem_euclid(7) as u32;
+        (hour, weekday)
+    }
+}
+
+/// A condition on [`Covariates`]; the empty condition always holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_value: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_status: Option<Categories>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_prior_spend: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned_hour: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned_weekday: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_orders: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_since_last_order: Option<Range>,
+}
+
+/// The numeric fields of [`When`], by covariate name.
+pub const NUMERIC_FIELDS: [&str; 6] = [
+    "cart_value",
+    "customer_prior_spend",
+    "abandoned_hour",
+    "abandoned_weekday",
+    "prior_orders",
+    "days_since_last_order",
+];
+
+impl When {
+    pub fn holds(&self, x: &Covariates) -> bool {
+        let num = |r: &Option<Range>, v: f64| r.as_ref().is_none_or(|r| !v.is_nan() && r.holds(v));
+        num(&self.cart_value, x.cart_value)
+            && self
+                .customer_status
+                .as_ref()
+                .is_none_or(|c| c.holds(x.customer_status))
+            && num(&self.customer_prior_spend, x.customer_prior_spend)
+            && num(&self.abandoned_hour, x.abandoned_hour as f64)
+            && num(&self.abandoned_weekday, x.abandoned_weekday as f64)
+            && num(&self.prior_orders, x.prior_orders as f64)
+            && num(
+                &self.days_since_last_order,
+                x.days_since_last_order.unwrap_or(f64::INFINITY),
+            )
+    }
+
+    /// The range of a numeric field by name (see [`NUMERIC_FIELDS`]).
+    pub fn range_mut(&mut self, field: &str) -> Option<&mut Option<Range>> {
+        Some(match field {
+            "cart_value" => &mut self.cart_value,
+            "customer_prior_spend" => &mut self.customer_prior_spend,
+            "abandoned_hour" => &mut self.abandoned_hour,
+            "abandoned_weekday" => &mut self.abandoned_weekday,
+            "prior_orders" => &mut self.prior_orders,
+            "days_since_last_order" => &mut self.days_since_last_order,
+            _ => return None,
+        })
+    }
+
+    fn ranges(&self) -> [(&'static str, &Option<Range>); 6] {
+        [
+            ("cart_value", &self.cart_value),
+            ("customer_prior_spend", &self.customer_prior_spend),
+            ("abandoned_hour", &self.abandoned_hour),
+            ("abandoned_weekday", &self.abandoned_weekday),
+            ("prior_orders", &self.prior_orders),
+            ("days_since_last_order", &self.days_since_last_order),
+        ]
+    }
+
+    /// Every bound finite; `above < at_most`; `in`/`not_in` not both, not
+    /// empty, printable. `at` names the table in errors.
+    pub fn validate(&self, at: &str) -> Result<()> {
+        for (name, r) in self.ranges() {
+            let Some(r) = r else { continue };
+            for (end, v) in [("above", r.above), ("at_most", r.at_most)] {
+                if v.is_some_and(|v| !v.is_finite() || v.abs() > crate::validate::MAX_AMOUNT) {
+                    bail!(
+                        "field `{at}.when.{name}.{end}`: expected a finite number of at most {:e}",
+                        crate::validate::MAX_AMOUNT
+                    );
+                }
+            }
+            if let (Some(a), Some(b)) = (r.above, r.at_most) {
+                if a >= b {
+                    bail!("field `{at}.when.{name}`: `above` ({a}) must be below `at_most` ({b}); no entry could match");
+                }
+            }
+            if r.above.is_none() && r.at_most.is_none() {
+                bail!("field `{at}.when.{name}`: expected `above`, `at_most` or both");
+            }
+        }
+        if let Some(c) = &self.customer_status {
+            match (&c.is_in, &c.not_in) {
+                (Some(_), Some(_)) => {
+                    bail!("field `{at}.when.customer_status`: expected `in` or `not_in`, not both")
+                }
+                (None, None) => {
+                    bail!("field `{at}.when.customer_status`: expected `in` or `not_in`")
+                }
+                (Some(l), None) if l.is_empty() => {
+                    bail!("field `{at}.when.customer_status.in`: an empty list matches no entry")
+                }
+                _ => {}
+            }
+            for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
+                if let Some(ch) = v
+                    .chars()
+                    .find(|&ch| crate::output::encode::is_unsafe_char(ch))
+                {
+                    bail!(
+                        "field `{at}.when.customer_status`: holds the control character U+{:04X}; expected printable text",
+                        ch as u32
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A short human reading: `cart_value > 80, customer_status in [new]`;
+    /// `every entry` when empty.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, r) in self.ranges() {
+            let Some(r) = r else { continue };
+            match (r.above, r.at_most) {
+                (Some(a), Some(b)) => parts.push(format!("{a} < {name} <= {b}")),
+                (Some(a), None) => parts.push(format!("{name} > {a}")),
+                (None, Some(b)) => parts.push(format!("{name} <= {b}")),
+                (None, None) => {}
+            }
+        }
+        if let Some(c) = &self.customer_status {
+            if let Some(l) = &c.is_in {
+                parts.push(format!("customer_status in [{}]", l.join(", ")));
+            }
+            if let Some(l) = &c.not_in {
+                parts.push(format!("customer_status not in [{}]", l.join(", ")));
+            }
+        }
+        if parts.is_empty() {
+            "every entry".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// `[[arms.branches]]`: entries whose covariates satisfy `when` are sent
+/// `steps` (none: nothing is sent) instead of the arm's own steps. The first
+/// branch that holds wins.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// A short label (e.g. the arm of the experiment this branch sends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub when: When,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x(value: f64, status: &str, orders: u32, days: Option<f64>) -> Covariates<'_> {
+        Covariates {
+            cart_value: value,
+            customer_status: status,
+            customer_prior_spend: 0.0,
+            abandoned_hour: 20,
+            abandoned_weekday: 2,
+            prior_orders: orders,
+            days_since_last_order: days,
+        }
+    }
+
+    #[test]
+    fn conditions_are_half_open_ranges_and_status_lists() {
+        let w: When = toml::from_str(
+            "cart_value = { above = 50, at_most = 200 }\n\
+             customer_status = { not_in = ['loyalty'] }\n\
+             days_since_last_order = { above = 30 }",
+        )
+        .unwrap();
+        w.validate("arms[1].branches[0]").unwrap();
+        assert!(
+            w.holds(&x(51.0, "new", 0, None)),
+            "no order reads as long ago"
+        );
+        assert!(w.holds(&x(200.0, "returning", 2, Some(31.0))));
+        assert!(!w.holds(&x(50.0, "new", 0, None)), "above is strict");
+        assert!(!w.holds(&x(200.01, "new", 0, None)));
+        assert!(!w.holds(&x(f64::NAN, "new", 0, None)), "unknown value");
+        assert!(!w.holds(&x(100.0, "loyalty", 0, None)));
+        assert!(!w.holds(&x(100.0, "new", 1, Some(30.0))));
+        assert!(When::default().holds(&x(f64::NAN, "", 0, None)));
+        assert_eq!(
+            w.describe(),
+            "50 < cart_value <= 200, days_since_last_order > 30, customer_status not in [loyalty]"
+        );
+    }
+
+    #[test]
+    fn bad_conditions_name_the_field() {
+        for (text, want) in [
+            ("cart_value = { above = 5, at_most = 5 }", "when.cart_value"),
+            ("prior_orders = {}", "when.prior_orders"),
+            ("customer_status = { in = [] }", "customer_status.in"),
+            (
+                "customer_status = { in = ['a'], not_in = ['b'] }",
+                "not both",
+            ),
+        ] {
+            let w: When = toml::from_str(text).unwrap();
+            let e = w.validate("arms[1].branches[0]").unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        assert!(toml::from_str::<When>("colour = { above = 1 }").is_err());
+    }
+
+    #[test]
+    fn hour_and_weekday_of_a_timestamp() {
+        // 2026-03-02T19:30:00Z is a Monday.
+        let t = 1_772_479_800i64 * 1_000_000;
+        assert_eq!(Covariates::hour_and_weekday(t), (19, 0));
+    }
+}
