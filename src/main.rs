@@ -94,7 +94,8 @@ struct PolicyArgs {
     /// Results as JSON (keys documented in the README).
     #[arg(long)]
     json: Option<PathBuf>,
-    /// The next flow file: the recommended arm beside the holdout.
+    /// The next flow file: the recommended arm beside the holdout (with
+    /// --covariates, the policy tree as conditional branches).
     #[arg(long, conflicts_with = "units")]
     write_flow: Option<PathBuf>,
 }
@@ -762,6 +763,15 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
             "expected net contribution per entry: {:.4}",
             e.net_contribution_per_entry
         );
+        for arm in &config.arms {
+            let v = &e.arms[&arm.name];
+            outln!(
+                "  arm `{}` (weight {}): {:.4}",
+                output::encode::terminal(&arm.name),
+                v.weight,
+                v.net_contribution_per_entry
+            );
+        }
         if let Some(o) = &e.oracle {
             outln!(
                 "oracle ({} of arm `{}` at step {}, {}): {:.4}",
@@ -771,6 +781,15 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
                 o.policy,
                 o.net_contribution_per_entry
             );
+            for g in &o.groups {
+                outln!(
+                    "  {} ({} entries): {}, {:.4}",
+                    g.when,
+                    g.entries,
+                    g.policy,
+                    g.net_contribution_per_entry
+                );
+            }
         }
         return Ok(());
     }
@@ -908,21 +927,19 @@ fn run_policy_table(units: &PathBuf, a: &PolicyArgs) -> Result<()> {
         t.weights.as_ref().map(|w| w.0.clone()),
     );
     let df = cartlift::uplift::read_table(units)?;
-    learned_policy(&df, &units.display().to_string(), &opts, a)
+    learned_policy(&df, &units.display().to_string(), &opts, a).map(|_| ())
 }
 
 /// `policy CARTS --flow F --covariates ...`: the learned policy on the
 /// carts, one unit per customer, arms at the flow's weights.
 fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<()> {
     use cartlift::uplift::carts;
-    if a.write_flow.is_some() {
-        bail!("--write-flow with --covariates: a policy tree is not yet written back as flow branches; drop one of the two");
-    }
     claim(
         &[("input", input), ("--flow", flow)],
         &[
             ("--json", a.json.as_ref()),
             ("--scores", a.table.scores.as_ref()),
+            ("--write-flow", a.write_flow.as_ref()),
         ],
     )?;
     let config = FlowConfig::load(flow)?;
@@ -943,7 +960,14 @@ fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<(
     opts.seed = t.seed;
     opts.ranker = t.ranker;
     opts.alpha = a.alpha;
-    learned_policy(&table, &input.display().to_string(), &opts, a)
+    let source = input.display().to_string();
+    let report = learned_policy(&table, &source, &opts, a)?;
+    if let Some(p) = &a.write_flow {
+        let text = cartlift::uplift::next::tree_flow(&config, &report, a.explore, &source)?;
+        output::write_bytes(p, text.as_bytes())?;
+        outln!("next flow: {}", p.display());
+    }
+    Ok(())
 }
 
 fn learned_options(
@@ -980,7 +1004,7 @@ fn learned_policy(
     source: &str,
     opts: &cartlift::uplift::TableOptions,
     a: &PolicyArgs,
-) -> Result<()> {
+) -> Result<cartlift::uplift::UpliftReport> {
     use cartlift::uplift;
     let report = stage("policy tree and its honest value", || {
         uplift::run_table(df, source, opts)
@@ -993,7 +1017,7 @@ fn learned_policy(
         output::write_file(p, |f| uplift::render::write_scores(&report, f))?;
         outln!("scores: {}", p.display());
     }
-    Ok(())
+    Ok(report)
 }
 
 fn run_assign(a: AssignArgs) -> Result<()> {

@@ -24,7 +24,7 @@
 pub mod cells;
 pub mod choose;
 pub mod estimate;
-mod next;
+pub(crate) mod next;
 pub mod segment;
 pub mod treatment;
 

@@ -53,7 +53,7 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
 
 /// A weight without float noise (0.85, not 0.8500000000000001); the sum
 /// stays within the 1e-6 the flow file allows.
-fn clean(w: f64) -> f64 {
+pub(crate) fn clean(w: f64) -> f64 {
     (w * 1e9).round() / 1e9
 }
 
@@ -132,7 +132,7 @@ fn comments(r: &PolicyReport, source: &str, holdout: &Arm, explore_weight: f64) 
 }
 
 /// Greedy word wrap; continuation lines are indented by two spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -356,8 +356,9 @@ struct EntrySim {
     /// Per arm: net cents with only its first k steps, k = 0..=steps.
     po_steps: Vec<Vec<i64>>,
     /// Cart value, and the contribution under the treatment template with
-    /// its incentive offered to every cart and to none.
-    template: Option<(f64, f64, f64)>,
+    /// its incentive offered to every cart and to none; and the entry's
+    /// effect group (which `[[simulation.effects]]` cover it, a bit each).
+    template: Option<(f64, f64, f64, u64)>,
 }
 
 fn simulate_customer(
@@ -482,6 +483,8 @@ struct Shopper<'a> {
     sensitive: bool,
     /// Multiplies every step's lift.
     response: f64,
+    /// Bit `i` set when effect `i` covers the entry.
+    group: u64,
     x: Covariates<'a>,
 }
 
@@ -491,7 +494,12 @@ impl<'a> Shopper<'a> {
     fn new(p: &SimParams, status: Status, u_sensitive: f64, x: Covariates<'a>) -> Shopper<'a> {
         let mut share = p.price_sensitive_share;
         let mut response = 1.0;
-        for e in p.effects.iter().filter(|e| e.when.holds(&x)) {
+        let mut group = 0u64;
+        for (i, e) in p.effects.iter().enumerate() {
+            if !e.when.holds(&x) {
+                continue;
+            }
+            group |= 1 << i;
             if let Some(s) = e.price_sensitive_share {
                 share = s;
             }
@@ -501,6 +509,7 @@ impl<'a> Shopper<'a> {
             status,
             sensitive: u_sensitive < share,
             response,
+            group,
             x,
         }
     }
@@ -755,6 +764,7 @@ fn simulate_cart(
             cart.value_cents as f64 / 100.0,
             contribution(ctx, &with),
             contribution(ctx, &without),
+            shopper.group,
         )
     });
     if !ctx.emit {
@@ -1015,7 +1025,7 @@ struct Tally {
     /// k = 0..=steps, arm after arm.
     po_steps: Vec<i64>,
     /// Per entry: [`EntrySim::template`].
-    template: Vec<Option<(f64, f64, f64)>>,
+    template: Vec<Option<(f64, f64, f64, u64)>>,
     injected: BTreeMap<&'static str, u64>,
 }
 
@@ -1177,7 +1187,7 @@ impl Tally {
             );
         }
         if let Some(template) = &ctx.template {
-            let entries: Vec<(f64, f64, f64)> = (0..self.entered.len())
+            let entries: Vec<(f64, f64, f64, u64)> = (0..self.entered.len())
                 .filter(counts)
                 .filter_map(|i| self.template[i])
                 .collect();
@@ -1187,6 +1197,7 @@ impl Tally {
                 &entries,
                 holdout.weight,
                 control.po_net_contribution_per_entry,
+                &ctx.p.effects,
             ));
         }
         truth

@@ -19,6 +19,7 @@
 //! the seed of an earlier run the entries are the same shoppers and carts
 //! (common random numbers), so two flows are compared on the same population.
 
+use super::params::Effect;
 use super::{context, plan_customers, simulate_customer, CustomerSim, SimParams};
 use crate::config::{FlowConfig, IncentiveKind, Step};
 use anyhow::Result;
@@ -68,14 +69,81 @@ impl Template {
     }
 
     /// The best threshold over the grid, from each entry's (cart value,
-    /// contribution with the incentive, contribution without it).
+    /// contribution with the incentive, contribution without it, effect
+    /// group). With heterogeneous effects the oracle knows each entry's
+    /// group and picks the best threshold per group; `curve` stays the one
+    /// threshold for everyone.
     pub(super) fn oracle(
         &self,
         config: &FlowConfig,
-        entries: &[(f64, f64, f64)],
+        entries: &[(f64, f64, f64, u64)],
         holdout_weight: f64,
         holdout_per_entry: f64,
+        effects: &[Effect],
     ) -> Oracle {
+        let all: Vec<(f64, f64, f64)> = entries.iter().map(|e| (e.0, e.1, e.2)).collect();
+        let (curve, pooled) = self.best(config, &all);
+        let mut by_group: BTreeMap<u64, Vec<(f64, f64, f64)>> = BTreeMap::new();
+        for e in entries {
+            by_group.entry(e.3).or_default().push((e.0, e.1, e.2));
+        }
+        let n = entries.len().max(1) as f64;
+        let (policy, threshold, net, groups) = if by_group.len() <= 1 {
+            (
+                threshold_label(pooled.threshold),
+                pooled.threshold,
+                pooled.net_contribution_per_entry,
+                Vec::new(),
+            )
+        } else {
+            let groups: Vec<OracleGroup> = by_group
+                .iter()
+                .map(|(&bits, rows)| {
+                    let (_, best) = self.best(config, rows);
+                    OracleGroup {
+                        effects: (0..effects.len()).filter(|i| bits >> i & 1 == 1).collect(),
+                        when: describe_group(effects, bits),
+                        entries: rows.len() as u64,
+                        policy: threshold_label(best.threshold),
+                        threshold: best.threshold,
+                        net_contribution_per_entry: best.net_contribution_per_entry,
+                    }
+                })
+                .collect();
+            let net = groups
+                .iter()
+                .map(|g| g.net_contribution_per_entry * g.entries as f64)
+                .sum::<f64>()
+                / n;
+            (
+                "per effect group (see groups)".to_string(),
+                None,
+                net,
+                groups,
+            )
+        };
+        Oracle {
+            template: self.arm.clone(),
+            step: self.step,
+            incentive: self.incentive.clone(),
+            policy,
+            threshold,
+            net_contribution_per_entry: net,
+            holdout_weight,
+            net_contribution_per_entry_with_holdout: (1.0 - holdout_weight) * net
+                + holdout_weight * holdout_per_entry,
+            entries: entries.len() as u64,
+            curve,
+            groups,
+        }
+    }
+
+    /// Every threshold's value on these entries, and the best of them.
+    fn best(
+        &self,
+        config: &FlowConfig,
+        entries: &[(f64, f64, f64)],
+    ) -> (Vec<OraclePoint>, OraclePoint) {
         let mut sorted: Vec<(f64, f64, f64)> = entries.to_vec();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
         let n = sorted.len().max(1) as f64;
@@ -117,20 +185,20 @@ impl Template {
             })
             .expect("the curve has points")
             .clone();
-        Oracle {
-            template: self.arm.clone(),
-            step: self.step,
-            incentive: self.incentive.clone(),
-            policy: threshold_label(best.threshold),
-            threshold: best.threshold,
-            net_contribution_per_entry: best.net_contribution_per_entry,
-            holdout_weight,
-            net_contribution_per_entry_with_holdout: (1.0 - holdout_weight)
-                * best.net_contribution_per_entry
-                + holdout_weight * holdout_per_entry,
-            entries: sorted.len() as u64,
-            curve,
-        }
+        (curve, best)
+    }
+}
+
+/// The conditions of the effects in a group, and "no effect" for none.
+fn describe_group(effects: &[Effect], bits: u64) -> String {
+    let parts: Vec<String> = (0..effects.len())
+        .filter(|i| bits >> i & 1 == 1)
+        .map(|i| format!("effect {i}: {}", effects[i].when.describe()))
+        .collect();
+    if parts.is_empty() {
+        "no effect".into()
+    } else {
+        parts.join("; ")
     }
 }
 
@@ -170,8 +238,25 @@ pub struct Oracle {
     /// flow that keeps the holdout can deploy.
     pub net_contribution_per_entry_with_holdout: f64,
     pub entries: u64,
-    /// Every threshold of the grid, then never.
+    /// Every threshold of the grid, then never (one threshold for everyone).
     pub curve: Vec<OraclePoint>,
+    /// With heterogeneous effects: the best threshold per effect group
+    /// (entries covered by the same effects); `net_contribution_per_entry`
+    /// is theirs combined. Empty without effects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<OracleGroup>,
+}
+
+/// The oracle's policy for the entries one set of effects covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct OracleGroup {
+    /// Indices into `[[simulation.effects]]`.
+    pub effects: Vec<usize>,
+    pub when: String,
+    pub entries: u64,
+    pub policy: String,
+    pub threshold: Option<f64>,
+    pub net_contribution_per_entry: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +341,7 @@ pub fn evaluate(config: &FlowConfig, carts: usize, seed: u64) -> Result<Evaluati
             &template_entries,
             holdout.weight,
             arms[&holdout.name].net_contribution_per_entry,
+            &p.effects,
         )
     });
     Ok(Evaluation {
@@ -292,7 +378,8 @@ mod tests {
             (100.0, 9.0, 5.0),
             (150.0, 8.0, 6.0),
         ];
-        let o = t.oracle(&config, &entries, 0.1, 1.0);
+        let entries = entries.map(|(v, w, wo)| (v, w, wo, 0));
+        let o = t.oracle(&config, &entries, 0.1, 1.0, &[]);
         assert_eq!(o.threshold, Some(100.0));
         assert!((o.net_contribution_per_entry - (2.0 + 4.0 + 9.0 + 8.0) / 4.0).abs() < 1e-12);
         assert!((o.net_contribution_per_entry_with_holdout - (0.9 * 5.75 + 0.1)).abs() < 1e-12);

@@ -64,6 +64,10 @@ pub struct SimParams {
     pub effects: Vec<Effect>,
 }
 
+/// At most this many `[[simulation.effects]]` (the oracle keeps one bit
+/// per effect).
+pub const MAX_EFFECTS: usize = 64;
+
 /// One `[[simulation.effects]]` table: for entries whose covariates satisfy
 /// `when` (the condition language of flow branches), a price-sensitive
 /// share in place of the base one (the last effect giving one wins) and a
@@ -224,6 +228,12 @@ impl SimParams {
             if !(0.0..=1.0).contains(&p) {
                 bail!("field `simulation.{name}`: expected a probability in [0, 1], got {p}");
             }
+        }
+        if self.effects.len() > MAX_EFFECTS {
+            bail!(
+                "field `simulation.effects`: {} effects; expected at most {MAX_EFFECTS}",
+                self.effects.len()
+            );
         }
         for (i, e) in self.effects.iter().enumerate() {
             let at = format!("simulation.effects[{i}]");

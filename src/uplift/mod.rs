@@ -26,6 +26,7 @@
 
 pub mod carts;
 pub mod features;
+pub mod next;
 pub mod outcome;
 pub mod rank;
 pub mod render;
