@@ -228,6 +228,12 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     write_json(&out.join("summary.json"), &summary)?;
     let recommended = match (&job.recommended_flow, &summary.policy) {
         (Some(text), _) => text.clone(),
+        (None, _) if tree_recommended(&summary) => crate::uplift::next::tree_flow(
+            job.config,
+            summary.learned_policy.as_ref().expect("checked"),
+            0.0,
+            "this report's events",
+        )?,
         (None, Some(p)) => crate::policy::next_flow(job.config, p, "this report's events")?,
         (None, None) => job.config.to_toml()?,
     };
@@ -235,6 +241,15 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     write_klaviyo_flow(&recommended, out)?;
     stage("charts and page", || page::write_report(&summary, out))?;
     Ok(summary)
+}
+
+/// Whether the learned policy's evidence rule recommends its tree: then
+/// `recommended_flow.toml` is the tree as branches, not the segment policy.
+pub(crate) fn tree_recommended(summary: &Summary) -> bool {
+    summary
+        .learned_policy
+        .as_ref()
+        .is_some_and(|p| p.decision.recommend == "policy_tree")
 }
 
 /// `recommended_flow.klaviyo.json`: the recommended flow as Klaviyo's

@@ -769,10 +769,17 @@ fn policy(ctx: &Ctx) -> String {
     match (&ctx.summary.learned_policy, &ctx.summary.learned_policy_note) {
         (Some(p), _) => html.push_str(&format!(
             "<p>Learned over the carts' covariates (cart value, customer status, prior spend, hour and weekday of \
-             abandonment; one unit per customer): a policy tree on doubly robust scores of the net contribution, \
-             valued on held-out folds, beside every arm for everyone and the ranking of each arm against the \
-             holdout. The tree is not written into <code>recommended_flow.toml</code>.</p>\n\
+             abandonment, orders before it and days since the latest; one unit per customer): a policy tree on \
+             doubly robust scores of the net contribution, valued on held-out folds, beside every arm for everyone \
+             and the ranking of each arm against the holdout. {}</p>\n\
              <pre class=\"policy learned\">{}</pre>\n",
+            if super::tree_recommended(ctx.summary) {
+                "The evidence rule recommends the tree, so <code>recommended_flow.toml</code> is the tree written \
+                 as conditional branches (<code>[[arms.branches]]</code>), in place of the segment policy above."
+            } else {
+                "The evidence rule does not recommend the tree; it is not written into \
+                 <code>recommended_flow.toml</code>."
+            },
             esc(&crate::uplift::render::render(p))
         )),
         (None, Some(note)) => html.push_str(&format!(
@@ -789,8 +796,13 @@ fn grid_policy(ctx: &Ctx) -> String {
         (Some(p), _) => format!(
             "<p>Each arm against the holdout per cart-value band and customer status, the discount split into \
              what converted buyers and what subsidized buyers who would have bought anyway, and the policy the \
-             evidence supports. <code>recommended_flow.toml</code> in this folder is that policy as the next flow.</p>\n\
+             evidence supports. {}</p>\n\
              <pre class=\"policy\">{}</pre>\n",
+            if super::tree_recommended(ctx.summary) {
+                "<code>recommended_flow.toml</code> holds the learned tree below instead, which the evidence favours."
+            } else {
+                "<code>recommended_flow.toml</code> in this folder is that policy as the next flow."
+            },
             esc(&crate::policy::render(p))
         ),
         (None, Some(note)) => format!(
