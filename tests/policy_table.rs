@@ -506,22 +506,28 @@ fn a_flow_log_learns_over_cart_covariates() {
     );
     assert!(rankings.iter().all(|r| r["qini_auc"].is_null()));
     assert!(rankings.iter().all(|r| r["uplift_at_30_by_group"].is_f64()));
-    // Writing the tree back is not supported yet: a clear refusal.
-    let out = bin()
-        .args([
-            "policy",
-            s(&events),
-            "--flow",
-            s(&flow),
-            "--covariates",
-            "cart_value",
-            "--write-flow",
-            s(&dir.path().join("next.toml")),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not yet written back"));
+    // The recommendation written back: a flow file that reads back, with the
+    // holdout at its weight and the arm (or the tree's branches) it deploys.
+    let next = dir.path().join("next.toml");
+    run(&[
+        "policy",
+        s(&events),
+        "--flow",
+        s(&flow),
+        "--covariates",
+        "cart_value",
+        "--write-flow",
+        s(&next),
+    ]);
+    let config = cartlift::config::FlowConfig::load(&next).unwrap();
+    let original = cartlift::config::FlowConfig::load(&flow).unwrap();
+    assert_eq!(config.holdout(), original.holdout());
+    assert_eq!(config.arms.len(), 2, "{config:?}");
+    let text = std::fs::read_to_string(&next).unwrap();
+    assert!(
+        text.starts_with("# Next flow written by `cartlift policy --covariates`"),
+        "{text}"
+    );
 }
 
 /// The evidence rule without heterogeneity: the offer adds 3 points for

@@ -1068,7 +1068,7 @@ mod tests {
         // uneven sizes (one empty).
         let all: Vec<f64> = (0..5003)
             .map(|i| match i % 7 {
-                0 | 1 | 2 => 0.0,
+                0..=2 => 0.0,
                 3 => -((i % 13) as f64),
                 _ => ((i * 7919) % 1013) as f64 / 3.0,
             })
