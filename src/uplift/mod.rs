@@ -39,7 +39,7 @@ use features::{Feature, Features};
 use outcome::OutcomeModel;
 use polars::prelude::*;
 use tree::{PolicyTree, Problem, TreeOptions};
-use value::{aipw_scores, mean_estimate, stratified_folds, Estimate};
+use value::{aipw_scores, cross_validated_estimate, mean_estimate, stratified_folds, Estimate};
 
 /// Settings of table mode.
 #[derive(Debug, Clone)]
@@ -462,7 +462,18 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             .with_context(|| format!("{name}: too few units to estimate"))?;
         Ok(Valued { name, value })
     };
-    let mut values = vec![est(
+    // What a policy learned per fold assigns: on held-out folds its
+    // interval also counts the spread between the folds' policies
+    // (`cross_validated_estimate`); on a test part there is one policy.
+    let learned = |name: String, v: Vec<f64>| -> Result<Valued> {
+        let value = match &test {
+            None => cross_validated_estimate(&v, &fold, opts.folds, opts.alpha),
+            Some(_) => mean_estimate(&v, opts.alpha),
+        }
+        .with_context(|| format!("{name}: too few units to estimate"))?;
+        Ok(Valued { name, value })
+    };
+    let mut values = vec![learned(
         "policy_tree".into(),
         (0..m).map(|i| r(i, assigned[i])).collect(),
     )?];
@@ -478,14 +489,14 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             .collect()
     };
     let gains = vec![
-        est(format!("over_control:{}", arms[0]), gain(&|_| 0))?,
-        est("over_best_single_arm".into(), gain(&|i| uniform[i]))?,
-        est(
+        learned(format!("over_control:{}", arms[0]), gain(&|_| 0))?,
+        learned("over_best_single_arm".into(), gain(&|i| uniform[i]))?,
+        learned(
             format!("over_current:{}", arms[current]),
             gain(&|_| current),
         )?,
     ];
-    let single_vs_current = est(
+    let single_vs_current = learned(
         "best_single_over_current".into(),
         (0..m).map(|i| r(i, uniform[i]) - r(i, current)).collect(),
     )?;
