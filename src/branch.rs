@@ -147,6 +147,73 @@ impl When {
         })
     }
 
+    /// Both conditions at once; `None` when no entry can satisfy both (an
+    /// empty range or status list).
+    pub fn and(&self, other: &When) -> Option<When> {
+        let mut out = self.clone();
+        for (name, r) in other.ranges() {
+            let Some(r) = *r else { continue };
+            let slot = out.range_mut(name).expect("a numeric field");
+            let merged = match *slot {
+                None => r,
+                Some(mine) => Range {
+                    above: match (mine.above, r.above) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    },
+                    at_most: match (mine.at_most, r.at_most) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                },
+            };
+            if let (Some(a), Some(b)) = (merged.above, merged.at_most) {
+                if a >= b {
+                    return None;
+                }
+            }
+            *slot = Some(merged);
+        }
+        if let Some(theirs) = &other.customer_status {
+            let mine = out.customer_status.take().unwrap_or_default();
+            let is_in = match (mine.is_in, theirs.is_in.clone()) {
+                (Some(a), Some(b)) => Some(a.into_iter().filter(|v| b.contains(v)).collect()),
+                (a, b) => a.or(b),
+            };
+            let mut not_in: Vec<String> = mine
+                .not_in
+                .into_iter()
+                .flatten()
+                .chain(theirs.not_in.iter().flatten().cloned())
+                .collect();
+            not_in.sort();
+            not_in.dedup();
+            out.customer_status = Some(match is_in {
+                Some(list) => {
+                    let list: Vec<String> =
+                        list.into_iter().filter(|v| !not_in.contains(v)).collect();
+                    if list.is_empty() {
+                        return None;
+                    }
+                    Categories {
+                        is_in: Some(list),
+                        not_in: None,
+                    }
+                }
+                None => Categories {
+                    is_in: None,
+                    not_in: Some(not_in),
+                },
+            });
+        }
+        Some(out)
+    }
+
+    /// No field named: every entry satisfies it.
+    pub fn is_empty(&self) -> bool {
+        self.ranges().iter().all(|(_, r)| r.is_none()) && self.customer_status.is_none()
+    }
+
     fn ranges(&self) -> [(&'static str, &Option<Range>); 6] {
         [
             ("cart_value", &self.cart_value),
@@ -179,6 +246,34 @@ impl When {
             if r.above.is_none() && r.at_most.is_none() {
                 bail!("field `{at}.when.{name}`: expected `above`, `at_most` or both");
             }
+            // What the field can hold: a range outside it matches no entry.
+            let (lo, hi, whole) = match name {
+                "abandoned_hour" => (0.0, 23.0, true),
+                "abandoned_weekday" => (0.0, 6.0, true),
+                "prior_orders" => (0.0, f64::INFINITY, true),
+                _ => (0.0, f64::INFINITY, false),
+            };
+            let above = r.above.unwrap_or(f64::NEG_INFINITY);
+            let at_most = r.at_most.unwrap_or(f64::INFINITY).min(hi);
+            let empty = if whole {
+                // Whole numbers: the smallest above `above` must be ≤ at_most.
+                let first = if above < lo { lo } else { above.floor() + 1.0 };
+                first > at_most
+            } else {
+                at_most < lo
+            };
+            if empty {
+                bail!(
+                    "field `{at}.when.{name}`: no entry can match ({}); {name} is {}",
+                    describe_range(name, r),
+                    match name {
+                        "abandoned_hour" => "a whole hour from 0 to 23",
+                        "abandoned_weekday" => "a whole day from 0 (Monday) to 6",
+                        "prior_orders" => "a whole number from 0",
+                        _ => "never negative",
+                    }
+                );
+            }
         }
         if let Some(c) = &self.customer_status {
             match (&c.is_in, &c.not_in) {
@@ -194,6 +289,13 @@ impl When {
                 _ => {}
             }
             for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
+                if v.len() > crate::validate::MAX_ID_BYTES {
+                    bail!(
+                        "field `{at}.when.customer_status`: a value {} bytes long; expected at most {}",
+                        v.len(),
+                        crate::validate::MAX_ID_BYTES
+                    );
+                }
                 if let Some(ch) = v
                     .chars()
                     .find(|&ch| crate::output::encode::is_unsafe_char(ch))
@@ -214,11 +316,8 @@ impl When {
         let mut parts = Vec::new();
         for (name, r) in self.ranges() {
             let Some(r) = r else { continue };
-            match (r.above, r.at_most) {
-                (Some(a), Some(b)) => parts.push(format!("{a} < {name} <= {b}")),
-                (Some(a), None) => parts.push(format!("{name} > {a}")),
-                (None, Some(b)) => parts.push(format!("{name} <= {b}")),
-                (None, None) => {}
+            if r.above.is_some() || r.at_most.is_some() {
+                parts.push(describe_range(name, r));
             }
         }
         if let Some(c) = &self.customer_status {
@@ -234,6 +333,15 @@ impl When {
         } else {
             parts.join(", ")
         }
+    }
+}
+
+fn describe_range(name: &str, r: &Range) -> String {
+    match (r.above, r.at_most) {
+        (Some(a), Some(b)) => format!("{a} < {name} <= {b}"),
+        (Some(a), None) => format!("{name} > {a}"),
+        (None, Some(b)) => format!("{name} <= {b}"),
+        (None, None) => format!("any {name}"),
     }
 }
 
@@ -310,6 +418,60 @@ mod tests {
             assert!(e.contains(want), "{text}: {e}");
         }
         assert!(toml::from_str::<When>("colour = { above = 1 }").is_err());
+    }
+
+    #[test]
+    fn conditions_no_entry_can_meet_are_refused() {
+        for text in [
+            "abandoned_hour = { above = -5, at_most = -1 }",
+            "abandoned_hour = { above = 23 }",
+            "abandoned_weekday = { above = 6, at_most = 100 }",
+            "prior_orders = { above = 0.2, at_most = 0.9 }",
+            "cart_value = { at_most = -5 }",
+        ] {
+            let w: When = toml::from_str(text).unwrap();
+            let e = w.validate("arms[1].branches[0]").unwrap_err().to_string();
+            assert!(e.contains("no entry can match"), "{text}: {e}");
+        }
+        for text in [
+            "abandoned_hour = { above = 22.5 }",
+            "prior_orders = { at_most = 0 }",
+            "abandoned_weekday = { above = -1, at_most = 0 }",
+            "cart_value = { at_most = 0 }",
+        ] {
+            let w: When = toml::from_str(text).unwrap();
+            w.validate("x").unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        let long = format!("customer_status = {{ in = ['{}'] }}", "s".repeat(600));
+        let w: When = toml::from_str(&long).unwrap();
+        assert!(w
+            .validate("x")
+            .unwrap_err()
+            .to_string()
+            .contains("600 bytes"));
+    }
+
+    #[test]
+    fn two_conditions_combine_into_one() {
+        let a: When = toml::from_str(
+            "cart_value = { above = 50 }\ncustomer_status = { not_in = ['loyalty'] }",
+        )
+        .unwrap();
+        let b: When = toml::from_str(
+            "cart_value = { above = 20, at_most = 80 }\ncustomer_status = { in = ['new', 'loyalty'] }",
+        )
+        .unwrap();
+        let both = a.and(&b).unwrap();
+        assert_eq!(
+            both.describe(),
+            "50 < cart_value <= 80, customer_status in [new]"
+        );
+        let c: When = toml::from_str("cart_value = { at_most = 50 }").unwrap();
+        assert!(a.and(&c).is_none(), "no cart is above 50 and at most 50");
+        let d: When = toml::from_str("customer_status = { in = ['loyalty'] }").unwrap();
+        assert!(a.and(&d).is_none());
+        assert_eq!(When::default().and(&a), Some(a.clone()));
+        assert!(When::default().is_empty() && !a.is_empty());
     }
 
     #[test]

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The largest step number a flow may use (the simulator draws a few
+/// random numbers per step number for every cart).
+pub const MAX_STEP: u32 = 100;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FlowConfig {
@@ -495,6 +499,13 @@ impl FlowConfig {
         for (b, branch) in arm.branches.iter().enumerate() {
             let at = format!("arms[{i}].branches[{b}]");
             branch.when.validate(&at)?;
+            if branch.when.is_empty() && b + 1 < arm.branches.len() {
+                bail!(
+                    "field `{at}.when` (arm `{}`): no condition, so every entry takes this branch and the {} after it never run; give it a condition or move it last",
+                    arm.name,
+                    arm.branches.len() - b - 1
+                );
+            }
             self.validate_steps(&at, &arm.name, &branch.steps)?;
         }
         Ok(())
@@ -513,8 +524,11 @@ impl FlowConfig {
         }
         for (j, s) in steps.iter().enumerate() {
             let at = format!("{at_list}.steps[{j}]");
-            if s.step == 0 {
-                bail!("field `{at}.step`: steps are numbered from 1");
+            if s.step == 0 || s.step > MAX_STEP {
+                bail!(
+                    "field `{at}.step`: steps are numbered from 1 to {MAX_STEP}, got {}",
+                    s.step
+                );
             }
             if s.delay < self.flow.abandon_after {
                 bail!(

@@ -781,7 +781,16 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
                 o.policy,
                 o.net_contribution_per_entry
             );
-            for g in &o.groups {
+            const SHOWN: usize = 20;
+            if o.groups.len() > SHOWN {
+                outln!(
+                    "  (the {SHOWN} largest of {} effect groups; TRUTH.json of `simulate --truth` lists every one)",
+                    o.groups.len()
+                );
+            }
+            let mut groups: Vec<_> = o.groups.iter().collect();
+            groups.sort_by_key(|g| std::cmp::Reverse(g.entries));
+            for g in groups.into_iter().take(SHOWN) {
                 outln!(
                     "  {} ({} entries): {}, {:.4}",
                     g.when,
@@ -790,6 +799,8 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
                     g.net_contribution_per_entry
                 );
             }
+        } else {
+            outln!("no oracle: no treatment arm's own steps offer an incentive (an incentive only in branches is no template); for a learned flow, evaluate the experiment's flow with the same --seed");
         }
         return Ok(());
     }
@@ -943,6 +954,13 @@ fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<(
         ],
     )?;
     let config = FlowConfig::load(flow)?;
+    cartlift::policy::check_message_costs(&config)
+        .with_context(|| format!("flow config {}", flow.display()))?;
+    if let Some(cur) = &a.current {
+        if config.arm(cur).is_some_and(|arm| arm.holdout) {
+            bail!("--current {cur}: the holdout is not an arm a flow can deploy; expected the treatment arm running today");
+        }
+    }
     let covariates = carts::cart_covariates(&a.table.covariates)?;
     let df = cartlift::lift::load_carts(input, &config)?;
     let (table, without_value) = carts::carts_table(&df, &config)?;

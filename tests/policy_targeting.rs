@@ -290,3 +290,93 @@ fn without_heterogeneity_the_rule_recommends_no_tree() {
     eprintln!("{trees} of {n} recommend a tree");
     assert!(trees as f64 <= 0.05 * n as f64, "{trees} of {n}");
 }
+
+/// An experiment whose arm already has branches: whatever the rule
+/// recommends, the written flow sends that arm as it ran (its branches
+/// kept, inside each tree leaf), with or without exploration, and reads
+/// back; `--current` cannot be the holdout.
+#[test]
+fn a_branched_experiment_arm_is_written_back_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(test_flow("targeting.toml")).unwrap();
+    let branch = r#"
+[[arms.branches]]
+name = "no_discount_for_repeat_buyers"
+when = { prior_orders = { above = 0 } }
+steps = [
+  { step = 1, delay = "1h", channel = "email", message = "reminder" },
+  { step = 2, delay = "24h", channel = "email", message = "offer" },
+  { step = 3, delay = "72h", channel = "email", message = "last_call" },
+]
+"#;
+    let at = text.find("\n[margin]").unwrap();
+    let flow = dir.path().join("branched.toml");
+    std::fs::write(&flow, format!("{}{branch}{}", &text[..at], &text[at..])).unwrap();
+    let events = dir.path().join("ev.parquet");
+    let carts = dir.path().join("carts.parquet");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&flow),
+        "--carts",
+        "8000",
+        "--seed",
+        "5",
+        "--out",
+        s(&events),
+    ]);
+    run(&["paths", s(&events), "--flow", s(&flow), "--out", s(&carts)]);
+    for (explore, current) in [("0", "discount"), ("0.1", "discount"), ("0.1", "reminders")] {
+        let next = dir.path().join(format!("next_{explore}_{current}.toml"));
+        let out = run(&[
+            "policy",
+            s(&carts),
+            "--flow",
+            s(&flow),
+            "--covariates",
+            "all",
+            "--current",
+            current,
+            "--explore",
+            explore,
+            "--write-flow",
+            s(&next),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let config = FlowConfig::load(&next).unwrap();
+        let names: Vec<&str> = config.arms.iter().map(|a| a.name.as_str()).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        // Wherever the discount arm's branch went, it went whole: every
+        // branch that sends the discount's steps outside its own condition
+        // is one that excludes repeat buyers.
+        let deployed = &config.arms[1];
+        let kept = deployed.name == "discount" && deployed.branches.len() == 1
+            || deployed
+                .branches
+                .iter()
+                .any(|b| b.name.as_deref() == Some("discount: no_discount_for_repeat_buyers"));
+        let discount_unused = !stdout.contains("discount");
+        assert!(
+            kept || discount_unused || deployed.name == "reminders",
+            "{stdout}\n{deployed:?}"
+        );
+    }
+    let out = bin()
+        .args([
+            "policy",
+            s(&carts),
+            "--flow",
+            s(&flow),
+            "--covariates",
+            "all",
+            "--current",
+            "holdout",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--current holdout"));
+}

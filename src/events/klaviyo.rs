@@ -68,7 +68,7 @@ impl StepMap {
             m.flow_ids.insert(id.clone());
         }
         for arm in &config.arms {
-            for s in &arm.steps {
+            for s in arm.step_lists().flatten() {
                 if let Some(name) = &s.message {
                     m.steps.insert(name.trim().to_string(), s.step as i32);
                 }

@@ -200,19 +200,38 @@ pub(crate) struct Variant {
     pub cell: Cell,
 }
 
+/// Every channel a step uses (an arm's own steps and its branches') has a
+/// message cost: a policy weighs message costs against margin.
+pub fn check_message_costs(config: &FlowConfig) -> Result<()> {
+    for (i, arm) in config.arms.iter().enumerate() {
+        let mut lists = vec![(format!("arms[{i}]"), &arm.steps)];
+        for (b, branch) in arm.branches.iter().enumerate() {
+            lists.push((format!("arms[{i}].branches[{b}]"), &branch.steps));
+        }
+        for (at, steps) in lists {
+            for (j, s) in steps.iter().enumerate() {
+                if !config.margin.message_cost.contains_key(&s.channel) {
+                    bail!(
+                        "field `margin.message_cost`: no cost for channel `{ch}` used by {at}.steps[{j}] (arm `{arm}`); the policy weighs message costs against margin, so every channel needs one, e.g. `{ch} = 0.002` (0 if it is free)",
+                        ch = s.channel,
+                        arm = arm.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks the flow file can drive a policy: every channel has a message
 /// cost, and there are at least two treatment arms to choose between.
 pub fn check_config(config: &FlowConfig) -> Result<()> {
-    for (i, arm) in config.arms.iter().enumerate() {
-        for (j, s) in arm.steps.iter().enumerate() {
-            if !config.margin.message_cost.contains_key(&s.channel) {
-                bail!(
-                    "field `margin.message_cost`: no cost for channel `{ch}` used by arms[{i}].steps[{j}] (arm `{arm}`); the policy weighs message costs against margin, so every channel needs one, e.g. `{ch} = 0.002` (0 if it is free)",
-                    ch = s.channel,
-                    arm = arm.name
-                );
-            }
-        }
+    check_message_costs(config)?;
+    if let Some(arm) = config.arms.iter().find(|a| !a.branches.is_empty()) {
+        bail!(
+            "arm `{}` has conditional branches: the segment policy compares each arm's one list of steps per cart-value band and status, and cannot read branches; use `policy --covariates` (the learned policy), which values each arm as it was run",
+            arm.name
+        );
     }
     let treatments: Vec<&str> = config
         .arms

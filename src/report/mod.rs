@@ -246,10 +246,12 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
 /// Whether the learned policy's evidence rule recommends its tree: then
 /// `recommended_flow.toml` is the tree as branches, not the segment policy.
 pub(crate) fn tree_recommended(summary: &Summary) -> bool {
-    summary
-        .learned_policy
-        .as_ref()
-        .is_some_and(|p| p.decision.recommend == "policy_tree")
+    summary.learned_policy.as_ref().is_some_and(|p| {
+        p.decision.recommend == "policy_tree"
+            // Without a segment policy, a single arm for everyone that the
+            // learned policy's rule recommends is the next flow too.
+            || (summary.policy.is_none() && p.decision.recommend.starts_with("treat_all:"))
+    })
 }
 
 /// `recommended_flow.klaviyo.json`: the recommended flow as Klaviyo's

@@ -773,12 +773,19 @@ fn policy(ctx: &Ctx) -> String {
              doubly robust scores of the net contribution, valued on held-out folds, beside every arm for everyone \
              and the ranking of each arm against the holdout. {}</p>\n\
              <pre class=\"policy learned\">{}</pre>\n",
-            if super::tree_recommended(ctx.summary) {
+            if !super::tree_recommended(ctx.summary) {
+                "The evidence rule's recommendation below is not written into <code>recommended_flow.toml</code>."
+                    .to_string()
+            } else if p.decision.recommend == "policy_tree" {
                 "The evidence rule recommends the tree, so <code>recommended_flow.toml</code> is the tree written \
-                 as conditional branches (<code>[[arms.branches]]</code>), in place of the segment policy above."
+                 as conditional branches (<code>[[arms.branches]]</code>)."
+                    .to_string()
             } else {
-                "The evidence rule does not recommend the tree; it is not written into \
-                 <code>recommended_flow.toml</code>."
+                format!(
+                    "The evidence rule recommends <code>{}</code>, so <code>recommended_flow.toml</code> deploys \
+                     that arm for every entry beside the holdout.",
+                    esc(&p.decision.recommend)
+                )
             },
             esc(&crate::uplift::render::render(p))
         )),
@@ -807,9 +814,13 @@ fn grid_policy(ctx: &Ctx) -> String {
         ),
         (None, Some(note)) => format!(
             "<p class=\"placeholder\">No policy from this flow: {}. Run an exploration flow whose arms differ in \
-             incentive (see <code>data/sample/explore.toml</code>) to learn one; <code>recommended_flow.toml</code> \
-             here is the input configuration, unchanged.</p>\n",
-            esc(note)
+             incentive (see <code>data/sample/explore.toml</code>) to learn one. {}</p>\n",
+            esc(note),
+            if super::tree_recommended(ctx.summary) {
+                "<code>recommended_flow.toml</code> holds the learned policy's recommendation below."
+            } else {
+                "<code>recommended_flow.toml</code> here is the input configuration, unchanged."
+            }
         ),
         (None, None) => String::new(),
     }

@@ -1167,7 +1167,11 @@ impl Tally {
                     ),
                 })
                 .collect();
-            truth.steps.insert(arm.name.clone(), steps);
+            // A branched arm's entries get different lists of steps, so
+            // "the arm's k-th step" names no one message: no per-step truth.
+            if arm.branches.is_empty() {
+                truth.steps.insert(arm.name.clone(), steps);
+            }
         }
         let control = truth.arms[&ctx.config.arms[ctx.holdout].name].clone();
         for arm in ctx.config.arms.iter().filter(|a| !a.holdout) {

@@ -32,10 +32,11 @@ pub const ABANDONED_HOUR: &str = "abandoned_hour";
 /// Weekday of abandonment, 0 = Monday (UTC).
 pub const ABANDONED_WEEKDAY: &str = "abandoned_weekday";
 
-/// `days_since_last_order` of a customer with no earlier order: a hundred
-/// years, so a split `days_since_last_order <= d` puts them on the side of
-/// the long lapsed, as a flow branch reads a missing last order.
-pub const NO_ORDER_DAYS: f64 = 36_500.0;
+/// `days_since_last_order` of a customer with no earlier order: more days
+/// than timestamps (2000–2100) can be apart, so a split
+/// `days_since_last_order <= d` puts them on the side of the long lapsed,
+/// as a flow branch reads a missing last order.
+pub const NO_ORDER_DAYS: f64 = 100_000.0;
 
 /// `--covariates` on a carts table: `all` (or nothing) is every one of
 /// [`CART_COVARIATES`]; otherwise each name must be one of them.
@@ -61,6 +62,11 @@ pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame,
     for col in [c::CUSTOMER_ID, c::ARM, c::ABANDONED_AT, c::CART_VALUE] {
         if carts.column(col).is_err() {
             bail!("the carts table has no column `{col}`; expected the output of `cartlift paths`");
+        }
+    }
+    for col in [c::PRIOR_ORDERS, c::DAYS_SINCE_LAST_ORDER] {
+        if carts.column(col).is_err() {
+            bail!("the carts table has no column `{col}` (it was written by an earlier `cartlift paths`); run `cartlift paths` on the events again to add the entry-time covariates");
         }
     }
     let with_net = crate::lift::units::with_net_contribution(carts, config)?;
@@ -127,22 +133,14 @@ pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame,
     } else {
         vec![0.0; rows.height()]
     };
-    // Tables written before these columns existed read as unknown: no
-    // earlier order known.
-    let prior_orders = if rows.column(c::PRIOR_ORDERS).is_ok() {
-        f64s(c::PRIOR_ORDERS)?
-    } else {
-        vec![0.0; rows.height()]
-    };
-    let days_since: Vec<f64> = match rows.column(c::DAYS_SINCE_LAST_ORDER) {
-        Ok(col) => col
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
-            .collect(),
-        Err(_) => vec![NO_ORDER_DAYS; rows.height()],
-    };
+    let prior_orders = f64s(c::PRIOR_ORDERS)?;
+    let days_since: Vec<f64> = rows
+        .column(c::DAYS_SINCE_LAST_ORDER)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
+        .collect();
     let df = DataFrame::new_infer_height(vec![
         Column::new("arm".into(), text(c::ARM)?),
         Column::new(OUTCOME.into(), f64s(OUTCOME)?),
@@ -197,6 +195,7 @@ pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOption
 /// The learned policy on a flow's carts with [`flow_options`] over every
 /// covariate (for the report).
 pub fn learned_policy(carts: &DataFrame, config: &FlowConfig) -> Result<super::UpliftReport> {
+    crate::policy::check_message_costs(config)?;
     let (table, _) = carts_table(carts, config)?;
     let covariates = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
     super::run_table(&table, "the carts", &flow_options(config, covariates))

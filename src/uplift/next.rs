@@ -37,27 +37,28 @@ pub fn tree_flow(
             1.0 - holdout.weight
         );
     }
-    let steps_of = |arm: &str| -> Result<Vec<crate::config::Step>> {
-        match config.arm(arm) {
-            Some(a) => Ok(a.steps.clone()),
-            None => bail!(
+    let arm_named = |arm: &str| -> Result<&Arm> {
+        config.arm(arm).with_context(|| {
+            format!(
                 "the policy names arm `{arm}`, which flow `{}` does not have",
                 config.flow.name
-            ),
-        }
+            )
+        })
     };
     let main_weight = crate::policy::next::clean(1.0 - holdout.weight - explore);
     let (main, what) = match report.decision.recommend.split_once(':') {
         Some((_, arm)) => {
-            // treat_all:<arm> or keep:<arm>: that arm for every entry.
-            let mut a = config
-                .arm(arm)
-                .with_context(|| {
-                    format!("the policy names arm `{arm}`, which the flow does not have")
-                })?
-                .clone();
+            // treat_all:<arm> or keep:<arm>: that arm for every entry, as it
+            // ran in the experiment (its branches included).
+            let a = arm_named(arm)?;
+            if a.holdout {
+                bail!(
+                    "the evidence favours sending nothing ({}): there is no flow to write; pause the flow instead",
+                    report.decision.recommend
+                );
+            }
+            let mut a = a.clone();
             a.weight = main_weight;
-            a.branches.clear();
             let what = format!(
                 "arm `{arm}` for every entry ({})",
                 report.decision.recommend
@@ -69,41 +70,68 @@ pub fn tree_flow(
             while config.arm(&name).is_some() {
                 name.push('_');
             }
+            let mut leaf_list = Vec::new();
+            leaves(&report.tree, When::default(), &mut leaf_list)?;
+            // Each leaf sends what its arm sent in the experiment: the
+            // arm's branches within the leaf's condition, then its own steps.
             let mut branches = Vec::new();
-            leaves(&report.tree, When::default(), &mut branches)?;
-            // A path no entry can follow (an empty status list, an empty
-            // range) is left out: the tree's leaves all hold units, so this
-            // only guards against a bug.
-            let branches = branches
-                .into_iter()
-                .filter(|(when, _)| when.validate("").is_ok())
-                .map(|(when, arm)| {
-                    Ok(Branch {
-                        name: Some(arm.clone()),
-                        when,
-                        steps: steps_of(&arm)?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let fallback = &report.current;
+            for (when, arm) in leaf_list {
+                // A path no entry can follow is left out (the tree's leaves
+                // all hold units, so this only guards against a bug).
+                if when.validate("").is_err() {
+                    continue;
+                }
+                let a = arm_named(&arm)?;
+                for b in &a.branches {
+                    if let Some(both) = when.and(&b.when) {
+                        branches.push(Branch {
+                            name: Some(match &b.name {
+                                Some(n) => format!("{arm}: {n}"),
+                                None => arm.clone(),
+                            }),
+                            when: both,
+                            steps: b.steps.clone(),
+                        });
+                    }
+                }
+                branches.push(Branch {
+                    name: Some(arm.clone()),
+                    when,
+                    steps: a.steps.clone(),
+                });
+            }
+            // An entry no leaf takes (no cart value, a status the data did
+            // not have) gets today's arm as it ran.
+            let fallback = arm_named(&report.current)?;
+            branches.extend(fallback.branches.iter().cloned());
+            if branches.iter().all(|b| b.steps.is_empty()) && fallback.steps.is_empty() {
+                bail!("the policy tree sends nothing to any entry: there is no flow to write; pause the flow instead");
+            }
             let what = format!(
-                "the policy tree, {} branches (an entry no branch takes, e.g. one without a cart value, gets arm `{fallback}`'s steps)",
-                branches.len()
+                "the policy tree, {} branches (an entry no leaf takes, e.g. one without a cart value, gets arm `{}` as it ran)",
+                branches.len(),
+                fallback.name
             );
             let arm = Arm {
                 name,
                 weight: main_weight,
                 holdout: false,
-                steps: steps_of(fallback)?,
+                steps: fallback.steps.clone(),
                 branches,
             };
             (arm, what)
         }
     };
     let mut arms = vec![holdout.clone(), main];
-    if explore > 0.0 {
-        let each = crate::policy::next::clean(explore / treatments.len() as f64);
-        for t in &treatments {
+    // Exploration: the experiment's other treatment arms share `explore`.
+    let explorers: Vec<&Arm> = treatments
+        .iter()
+        .copied()
+        .filter(|t| t.name != arms[1].name)
+        .collect();
+    let each = crate::policy::next::clean(explore / explorers.len().max(1) as f64);
+    if each > 0.0 && !explorers.is_empty() {
+        for t in &explorers {
             let mut a = (*t).clone();
             a.weight = each;
             arms.push(a);
@@ -111,7 +139,10 @@ pub fn tree_flow(
         // Rounding lands on the main arm, so the weights sum to 1.
         let rest: f64 = arms.iter().skip(2).map(|a| a.weight).sum();
         arms[1].weight = crate::policy::next::clean(1.0 - holdout.weight - rest);
+    } else {
+        arms[1].weight = crate::policy::next::clean(1.0 - holdout.weight);
     }
+    let explore = arms.iter().skip(2).map(|a| a.weight).sum::<f64>();
     let next = FlowConfig {
         arms,
         ..config.clone()
@@ -142,7 +173,8 @@ pub fn tree_flow(
     ));
     if explore > 0.0 {
         lines.push(format!(
-            "Exploration: the experiment's treatment arms share {explore} of entries."
+            "Exploration: the experiment's other treatment arms share {} of entries.",
+            crate::policy::next::clean(explore)
         ));
     }
     let mut header = String::new();
