@@ -365,12 +365,33 @@ steps = [
                 .branches
                 .iter()
                 .any(|b| b.name.as_deref() == Some("discount: no_discount_for_repeat_buyers"));
-        let discount_unused = !stdout.contains("discount");
         assert!(
-            kept || discount_unused || deployed.name == "reminders",
+            kept || deployed.name == "reminders",
             "{stdout}\n{deployed:?}"
         );
     }
+    // A share that leaves an arm below one assignment bucket is refused
+    // with its reason, not written as a flow nobody reaches.
+    let out = bin()
+        .args([
+            "policy",
+            s(&carts),
+            "--flow",
+            s(&flow),
+            "--covariates",
+            "all",
+            "--explore",
+            "0.8999999999",
+            "--write-flow",
+            s(&dir.path().join("x.toml")),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("assignment bucket") && !err.contains("a bug"),
+        "{err}"
+    );
     let out = bin()
         .args([
             "policy",

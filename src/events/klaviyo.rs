@@ -68,12 +68,26 @@ impl StepMap {
             m.flow_ids.insert(id.clone());
         }
         for arm in &config.arms {
-            for s in arm.step_lists().flatten() {
+            for s in &arm.steps {
                 if let Some(name) = &s.message {
                     m.steps.insert(name.trim().to_string(), s.step as i32);
                 }
                 for id in &s.klaviyo_message_ids {
                     m.steps.insert(id.clone(), s.step as i32);
+                }
+            }
+        }
+        // Branch steps add the names and ids the arms' own steps do not
+        // have; a name both use keeps the arms' own step.
+        for arm in &config.arms {
+            for s in arm.branches.iter().flat_map(|b| &b.steps) {
+                if let Some(name) = &s.message {
+                    m.steps
+                        .entry(name.trim().to_string())
+                        .or_insert(s.step as i32);
+                }
+                for id in &s.klaviyo_message_ids {
+                    m.steps.entry(id.clone()).or_insert(s.step as i32);
                 }
             }
         }

@@ -34,6 +34,7 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
             branches: Vec::new(),
         });
     }
+    check_bucket_weights(&arms)?;
     let next = FlowConfig {
         arms,
         ..config.clone()
@@ -49,6 +50,20 @@ pub fn next_flow(config: &FlowConfig, report: &PolicyReport, source: &str) -> Re
         "the next flow file reads back differently (a bug)"
     );
     Ok(text)
+}
+
+/// Assignment resolves weights to buckets of 1/10,000: an arm below one
+/// bucket would get no customer. An error naming the arm and `--explore`.
+pub(crate) fn check_bucket_weights(arms: &[Arm]) -> Result<()> {
+    const BUCKET: f64 = 1e-4;
+    if let Some(a) = arms.iter().find(|a| a.weight < BUCKET) {
+        anyhow::bail!(
+            "--explore: the next flow would give arm `{}` a weight of {}, below one assignment bucket ({BUCKET}), so no customer would get it; choose an --explore that leaves every arm at least {BUCKET}",
+            a.name,
+            a.weight
+        );
+    }
+    Ok(())
 }
 
 /// A weight without float noise (0.85, not 0.8500000000000001); the sum

@@ -226,16 +226,32 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     write_json(&out.join("lift.json"), &summary.lift)?;
     write_json(&out.join("audit.json"), &summary.audit)?;
     write_json(&out.join("summary.json"), &summary)?;
-    let recommended = match (&job.recommended_flow, &summary.policy) {
-        (Some(text), _) => text.clone(),
-        (None, _) if tree_recommended(&summary) => crate::uplift::next::tree_flow(
+    let learned_flow = || {
+        crate::uplift::next::tree_flow(
             job.config,
             summary.learned_policy.as_ref().expect("checked"),
             0.0,
             "this report's events",
-        )?,
-        (None, Some(p)) => crate::policy::next_flow(job.config, p, "this report's events")?,
-        (None, None) => job.config.to_toml()?,
+        )
+        .map_err(|e| {
+            // The rest of the report stands; the reason is not dropped.
+            eprintln!(
+                "warning: recommended_flow.toml: the learned policy is not written: {}",
+                crate::output::encode::terminal(&format!("{e:#}"))
+            );
+        })
+        .ok()
+    };
+    let recommended = match (&job.recommended_flow, &summary.policy) {
+        (Some(text), _) => text.clone(),
+        (None, policy) => match (
+            tree_recommended(&summary).then(learned_flow).flatten(),
+            policy,
+        ) {
+            (Some(text), _) => text,
+            (None, Some(p)) => crate::policy::next_flow(job.config, p, "this report's events")?,
+            (None, None) => job.config.to_toml()?,
+        },
     };
     write_text(&out.join("recommended_flow.toml"), &recommended)?;
     write_klaviyo_flow(&recommended, out)?;

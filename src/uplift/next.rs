@@ -83,10 +83,12 @@ pub fn tree_flow(
                 }
                 let a = arm_named(&arm)?;
                 for b in &a.branches {
-                    if let Some(both) = when.and(&b.when) {
+                    // Both conditions, when some entry can meet them (an
+                    // overlap between whole numbers counts as none).
+                    if let Some(both) = when.and(&b.when).filter(|w| w.validate("").is_ok()) {
                         branches.push(Branch {
                             name: Some(match &b.name {
-                                Some(n) => format!("{arm}: {n}"),
+                                Some(n) => bounded_name(&format!("{arm}: {n}")),
                                 None => arm.clone(),
                             }),
                             when: both,
@@ -129,6 +131,12 @@ pub fn tree_flow(
         .copied()
         .filter(|t| t.name != arms[1].name)
         .collect();
+    if explore > 0.0 && explorers.is_empty() {
+        bail!(
+            "--explore {explore}: the flow has no other treatment arm than `{}` to keep exploring; drop --explore",
+            arms[1].name
+        );
+    }
     let each = crate::policy::next::clean(explore / explorers.len().max(1) as f64);
     if each > 0.0 && !explorers.is_empty() {
         for t in &explorers {
@@ -143,6 +151,7 @@ pub fn tree_flow(
         arms[1].weight = crate::policy::next::clean(1.0 - holdout.weight);
     }
     let explore = arms.iter().skip(2).map(|a| a.weight).sum::<f64>();
+    crate::policy::next::check_bucket_weights(&arms)?;
     let next = FlowConfig {
         arms,
         ..config.clone()
@@ -194,6 +203,19 @@ pub fn tree_flow(
         "the next flow file reads back differently (a bug)"
     );
     Ok(text)
+}
+
+/// A branch name within the flow file's name limit (cut at a character).
+fn bounded_name(name: &str) -> String {
+    let max = crate::validate::MAX_ID_BYTES;
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let mut end = max;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
 }
 
 /// Each leaf's condition (its path from the root) and arm, left to right.
