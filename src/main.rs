@@ -963,7 +963,7 @@ fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<(
     }
     let covariates = carts::cart_covariates(&a.table.covariates)?;
     let df = cartlift::lift::load_carts(input, &config)?;
-    let (table, without_value) = carts::carts_table(&df, &config)?;
+    let (table, without_value) = carts::carts_table(&df, &config, &covariates)?;
     if without_value > 0 {
         outln!("{without_value} customers left out: their first entry has no cart value");
     }

@@ -56,17 +56,23 @@ pub fn cart_covariates(asked: &[String]) -> Result<Vec<String>> {
 }
 
 /// One row per customer: `arm`, [`OUTCOME`] and every covariate of
-/// [`CART_COVARIATES`], from the customer's first entry in table order; and
-/// how many customers were left out because that entry has no cart value.
-pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame, usize)> {
+/// [`CART_COVARIATES`] the table has, from the customer's first entry in
+/// table order; and how many customers were left out because that entry
+/// has no cart value. A covariate in `needed` that a table written by an
+/// earlier `paths` lacks is an error saying to run `paths` again.
+pub fn carts_table(
+    carts: &DataFrame,
+    config: &FlowConfig,
+    needed: &[String],
+) -> Result<(DataFrame, usize)> {
     for col in [c::CUSTOMER_ID, c::ARM, c::ABANDONED_AT, c::CART_VALUE] {
         if carts.column(col).is_err() {
             bail!("the carts table has no column `{col}`; expected the output of `cartlift paths`");
         }
     }
     for col in [c::PRIOR_ORDERS, c::DAYS_SINCE_LAST_ORDER] {
-        if carts.column(col).is_err() {
-            bail!("the carts table has no column `{col}` (it was written by an earlier `cartlift paths`); run `cartlift paths` on the events again to add the entry-time covariates");
+        if carts.column(col).is_err() && needed.iter().any(|n| n == col) {
+            bail!("the carts table has no column `{col}` (it was written by an earlier `cartlift paths`); run `cartlift paths` on the events again to add the entry-time covariates, or leave `{col}` out of --covariates");
         }
     }
     let with_net = crate::lift::units::with_net_contribution(carts, config)?;
@@ -133,15 +139,25 @@ pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame,
     } else {
         vec![0.0; rows.height()]
     };
-    let prior_orders = f64s(c::PRIOR_ORDERS)?;
-    let days_since: Vec<f64> = rows
-        .column(c::DAYS_SINCE_LAST_ORDER)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
-        .collect();
-    let df = DataFrame::new_infer_height(vec![
+    let has = |col: &str| rows.column(col).is_ok();
+    let prior_orders = if has(c::PRIOR_ORDERS) {
+        Some(f64s(c::PRIOR_ORDERS)?)
+    } else {
+        None
+    };
+    let days_since: Option<Vec<f64>> = if has(c::DAYS_SINCE_LAST_ORDER) {
+        Some(
+            rows.column(c::DAYS_SINCE_LAST_ORDER)?
+                .cast(&DataType::Float64)?
+                .f64()?
+                .iter()
+                .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let mut columns = vec![
         Column::new("arm".into(), text(c::ARM)?),
         Column::new(OUTCOME.into(), f64s(OUTCOME)?),
         Column::new(c::CART_VALUE.into(), f64s(c::CART_VALUE)?),
@@ -149,9 +165,14 @@ pub fn carts_table(carts: &DataFrame, config: &FlowConfig) -> Result<(DataFrame,
         Column::new(c::CUSTOMER_PRIOR_SPEND.into(), prior),
         Column::new(ABANDONED_HOUR.into(), hour),
         Column::new(ABANDONED_WEEKDAY.into(), weekday),
-        Column::new(c::PRIOR_ORDERS.into(), prior_orders),
-        Column::new(c::DAYS_SINCE_LAST_ORDER.into(), days_since),
-    ])?;
+    ];
+    if let Some(v) = prior_orders {
+        columns.push(Column::new(c::PRIOR_ORDERS.into(), v));
+    }
+    if let Some(v) = days_since {
+        columns.push(Column::new(c::DAYS_SINCE_LAST_ORDER.into(), v));
+    }
+    let df = DataFrame::new_infer_height(columns)?;
     Ok((df, without_value))
 }
 
@@ -196,7 +217,7 @@ pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOption
 /// covariate (for the report).
 pub fn learned_policy(carts: &DataFrame, config: &FlowConfig) -> Result<super::UpliftReport> {
     crate::policy::check_message_costs(config)?;
-    let (table, _) = carts_table(carts, config)?;
-    let covariates = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
+    let covariates: Vec<String> = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
+    let (table, _) = carts_table(carts, config, &covariates)?;
     super::run_table(&table, "the carts", &flow_options(config, covariates))
 }
