@@ -678,12 +678,34 @@ fn decide(
             ),
         };
     }
+    let tree_part = if tree.depth() == 0 {
+        "the tree has no split".to_string()
+    } else if lb(over_current) > 0.0 {
+        format!(
+            "the tree beats today's arm (lower bound {:.6}) but not the best single arm (lower bound {:.6})",
+            lb(over_current),
+            lb(over_single)
+        )
+    } else {
+        format!(
+            "the tree's gain over today's arm has lower bound {:.6}",
+            lb(over_current)
+        )
+    };
+    let single_part = if best_single == current {
+        format!("`{}` is also the best single arm", arms[current])
+    } else {
+        format!(
+            "giving everyone `{}` has lower bound {:.6}",
+            arms[best_single],
+            lb(single_vs_current)
+        )
+    };
     Decision {
         recommend: format!("keep:{}", arms[current]),
         reason: format!(
-            "no candidate's gain over today's `{}` has a lower bound above zero (tree {:.6})",
-            arms[current],
-            lb(over_current)
+            "no candidate clears the rule against today's `{}`: {tree_part}; {single_part}",
+            arms[current]
         ),
     }
 }
