@@ -157,24 +157,9 @@ pub fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
 
 /// Linear-interpolation quantile (numpy's default) of unsorted values, by
 /// selection (`values` is reordered): the same number as sorting them first.
+/// NaN when there are none.
 fn quantile_select(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let pos = p * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let (_, &mut at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let at_hi = if hi == lo {
-        at_lo
-    } else {
-        above
-            .iter()
-            .copied()
-            .min_by(f64::total_cmp)
-            .unwrap_or(at_lo)
-    };
-    at_lo + (at_hi - at_lo) * (pos - lo as f64)
+    QuantileTail::new(p, values.len()).quantile(values)
 }
 
 /// One quantile of `n` values seen as a stream, from the few values on its
@@ -238,6 +223,7 @@ impl QuantileTail {
         // the union on the top side (the values below were dropped), x on
         // the bottom side.
         let shift = if self.top { self.n - union.len() } else { 0 };
+        // The value at `lo`, and the next one up (the least above it).
         let (_, &mut at_lo, above) = union.select_nth_unstable_by(lo - shift, f64::total_cmp);
         let at_hi = if hi == lo {
             at_lo
