@@ -357,6 +357,44 @@ fn tree_arm(t: &serde_json::Value, age: f64, channel: &str, noise: f64) -> Strin
     )
 }
 
+/// Covariates of fresh units from the planted table's population (age,
+/// channel, noise), for true values under the planted rates.
+fn fresh_draws(seed: u64) -> Vec<(f64, &'static str, f64)> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..200_000)
+        .map(|_| {
+            (
+                rng.random::<f64>(),
+                ["web", "phone", "store"][rng.random_range(0..3)],
+                rng.random::<f64>(),
+            )
+        })
+        .collect()
+}
+
+/// The learned policy's options on the planted table (T-learner ranking,
+/// 5 folds, depth 2), reported on `split` when given, else on held-out folds.
+fn planted_options(split: Option<&str>) -> cartlift::uplift::TableOptions {
+    cartlift::uplift::TableOptions {
+        arm_col: "arm".into(),
+        control: "control".into(),
+        metric: "bought".into(),
+        cost_per_treated: 0.0,
+        value_per_unit: 1.0,
+        covariates: vec!["age".into(), "channel".into(), "noise".into()],
+        split_col: split.map(Into::into),
+        folds: 5,
+        depth: 2,
+        grid: 32,
+        min_leaf_share: 0.05,
+        current: None,
+        alpha: 0.05,
+        seed: 1,
+        ranker: cartlift::uplift::Ranker::TLearner,
+        weights: None,
+    }
+}
+
 /// Coverage of the test part's 95% interval for the learned tree's gain
 /// over the best single arm: in each of 200 experiments (seeds 1000–1199,
 /// 6,000 units, a third held out) the tree is learned on the train part,
@@ -367,36 +405,10 @@ fn tree_arm(t: &serde_json::Value, age: f64, channel: &str, noise: f64) -> Strin
 #[test]
 #[ignore]
 fn coverage_of_the_test_part_interval() {
-    use cartlift::uplift::{self, Ranker, TableOptions};
+    use cartlift::uplift;
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(77);
-    let fresh: Vec<(f64, &str, f64)> = (0..200_000)
-        .map(|_| {
-            (
-                rng.random::<f64>(),
-                ["web", "phone", "store"][rng.random_range(0..3)],
-                rng.random::<f64>(),
-            )
-        })
-        .collect();
-    let opts = TableOptions {
-        arm_col: "arm".into(),
-        control: "control".into(),
-        metric: "bought".into(),
-        cost_per_treated: 0.0,
-        value_per_unit: 1.0,
-        covariates: vec!["age".into(), "channel".into(), "noise".into()],
-        split_col: Some("part".into()),
-        folds: 5,
-        depth: 2,
-        grid: 32,
-        min_leaf_share: 0.05,
-        current: None,
-        alpha: 0.05,
-        seed: 1,
-        ranker: Ranker::TLearner,
-        weights: None,
-    };
+    let fresh = fresh_draws(77);
+    let opts = planted_options(Some("part"));
     let (mut covered, mut runs) = (0, 0);
     for seed in 1000..1200 {
         let table = dir.path().join("units.csv");
@@ -442,36 +454,10 @@ fn coverage_of_the_test_part_interval() {
 #[test]
 #[ignore]
 fn coverage_of_the_cross_fitted_interval() {
-    use cartlift::uplift::{self, Ranker, TableOptions};
+    use cartlift::uplift;
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(78);
-    let fresh: Vec<(f64, &str, f64)> = (0..200_000)
-        .map(|_| {
-            (
-                rng.random::<f64>(),
-                ["web", "phone", "store"][rng.random_range(0..3)],
-                rng.random::<f64>(),
-            )
-        })
-        .collect();
-    let opts = TableOptions {
-        arm_col: "arm".into(),
-        control: "control".into(),
-        metric: "bought".into(),
-        cost_per_treated: 0.0,
-        value_per_unit: 1.0,
-        covariates: vec!["age".into(), "channel".into(), "noise".into()],
-        split_col: None,
-        folds: 5,
-        depth: 2,
-        grid: 32,
-        min_leaf_share: 0.05,
-        current: None,
-        alpha: 0.05,
-        seed: 1,
-        ranker: Ranker::TLearner,
-        weights: None,
-    };
+    let fresh = fresh_draws(78);
+    let opts = planted_options(None);
     let (mut covered, mut same_covered, mut runs) = (0, 0, 0);
     let (mut bias, mut same_bias) = (0.0, 0.0);
     for seed in 3000..3200 {
