@@ -289,22 +289,7 @@ impl When {
                 _ => {}
             }
             for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
-                if v.len() > crate::validate::MAX_ID_BYTES {
-                    bail!(
-                        "field `{at}.when.customer_status`: a value {} bytes long; expected at most {}",
-                        v.len(),
-                        crate::validate::MAX_ID_BYTES
-                    );
-                }
-                if let Some(ch) = v
-                    .chars()
-                    .find(|&ch| crate::output::encode::is_unsafe_char(ch))
-                {
-                    bail!(
-                        "field `{at}.when.customer_status`: holds the control character U+{:04X}; expected printable text",
-                        ch as u32
-                    );
-                }
+                crate::validate::config_text(&format!("{at}.when.customer_status"), v)?;
             }
         }
         Ok(())

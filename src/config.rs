@@ -440,22 +440,7 @@ impl FlowConfig {
             names.push(("margin.message_cost".into(), ch));
         }
         for (field, name) in names {
-            if let Some(c) = name
-                .chars()
-                .find(|&c| crate::output::encode::is_unsafe_char(c))
-            {
-                bail!(
-                    "field `{field}`: holds the control character U+{:04X}; expected printable text",
-                    c as u32
-                );
-            }
-            if name.len() > crate::validate::MAX_ID_BYTES {
-                bail!(
-                    "field `{field}`: {} bytes long; expected at most {}",
-                    name.len(),
-                    crate::validate::MAX_ID_BYTES
-                );
-            }
+            crate::validate::config_text(&field, name)?;
         }
         Ok(())
     }

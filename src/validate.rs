@@ -30,6 +30,28 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 pub const MIN_TS: i64 = 946_684_800_000_000;
 pub const MAX_TS: i64 = 4_102_444_800_000_000;
 
+/// A name or value in a flow file (they end up in terminals, TOML
+/// comments, file names and pages): printable, at most [`MAX_ID_BYTES`].
+/// The error names `field`.
+pub fn config_text(field: &str, text: &str) -> anyhow::Result<()> {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| crate::output::encode::is_unsafe_char(c))
+    {
+        anyhow::bail!(
+            "field `{field}`: holds the control character U+{:04X}; expected printable text",
+            c as u32
+        );
+    }
+    if text.len() > MAX_ID_BYTES {
+        anyhow::bail!(
+            "field `{field}`: {} bytes long; expected at most {MAX_ID_BYTES}",
+            text.len()
+        );
+    }
+    Ok(())
+}
+
 /// A number as a message shows it: plain when it is of everyday size,
 /// in scientific notation otherwise (never 300 digits).
 pub fn shown(x: f64) -> String {
