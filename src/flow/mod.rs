@@ -227,19 +227,23 @@ fn carts_frame<'a>(
             let status = t.statuses.name(e.status).unwrap_or("unknown");
             let value = (!e.cart_value.is_nan()).then_some(e.cart_value);
             let arm = &config.arms[e.arm];
-            let (hour, weekday) = crate::branch::Covariates::hour_and_weekday(e.abandoned_at);
-            let covariates = crate::branch::Covariates {
-                cart_value: e.cart_value,
-                customer_status: status,
-                customer_prior_spend: e.prior_spend,
-                abandoned_hour: hour,
-                abandoned_weekday: weekday,
-                prior_orders: e.prior_orders,
-                days_since_last_order: e
-                    .last_order_at
-                    .map(|at| (e.abandoned_at - at) as f64 / 86_400_000_000.0),
+            // The entry's branch, when its arm has any (what it knows at
+            // abandonment decides which steps it was meant to get).
+            let arm_steps = if arm.branches.is_empty() {
+                &arm.steps[..]
+            } else {
+                let (hour, weekday) = crate::branch::Covariates::hour_and_weekday(e.abandoned_at);
+                let covariates = crate::branch::Covariates {
+                    cart_value: e.cart_value,
+                    customer_status: status,
+                    customer_prior_spend: e.prior_spend,
+                    abandoned_hour: hour,
+                    abandoned_weekday: weekday,
+                    prior_orders: e.prior_orders,
+                    days_since_last_order: e.days_since_last_order(),
+                };
+                arm.steps_for(&covariates)
             };
-            let arm_steps = arm.steps_for(&covariates);
             let offered = sent.iter().any(|x| {
                 arm_steps.iter().any(|s| {
                     s.step as i32 == x.step
@@ -291,10 +295,7 @@ fn carts_frame<'a>(
             b.window_complete.push(e.window_complete);
             b.prior_spend.push(e.prior_spend);
             b.prior_orders.push(e.prior_orders);
-            b.days_since_last_order.push(
-                e.last_order_at
-                    .map(|at| (e.abandoned_at - at) as f64 / 86_400_000_000.0),
-            );
+            b.days_since_last_order.push(e.days_since_last_order());
         }
     }
     b.finish()

@@ -45,6 +45,16 @@ pub struct Entry {
     pub last_order_at: Option<i64>,
 }
 
+impl Entry {
+    /// Days from the customer's latest earlier order to the abandonment;
+    /// None when they had none.
+    pub fn days_since_last_order(&self) -> Option<f64> {
+        const DAY_US: f64 = 86_400_000_000.0;
+        self.last_order_at
+            .map(|at| (self.abandoned_at - at) as f64 / DAY_US)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub order: u32,
