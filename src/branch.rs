@@ -4,8 +4,8 @@
 //! (`[[simulation.effects]]`: who responds to what).
 //!
 //! A condition holds when every field it names holds: a numeric field lies
-//! in `(above, at_most]` (either end may be absent), `customer_status` is
-//! `in` a list or `not_in` one. The fields are the entry-time covariates of
+//! in `(above, at_most]` (either end may be absent), a text field
+//! (`customer_status`, `capture_channel`) is `in` a list or `not_in` one. The fields are the entry-time covariates of
 //! the carts table that `policy --covariates` learns from, so a policy
 //! tree's path is one condition.
 
@@ -38,7 +38,8 @@ impl Range {
     }
 }
 
-/// `customer_status`: `in` these values, or `not_in` these (not both).
+/// A text field (`customer_status`, `capture_channel`): `in` these values,
+/// or `not_in` these (not both).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Categories {
@@ -73,6 +74,14 @@ pub struct Covariates<'a> {
     /// None when the customer had no earlier order (read as longer ago
     /// than any number of days).
     pub days_since_last_order: Option<f64>,
+    /// Earlier orders that carried a discount (discount history).
+    pub prior_discounted_orders: u32,
+    /// Days from the customer's first order to the abandonment (tenure);
+    /// None when they had none.
+    pub days_since_first_order: Option<f64>,
+    /// The channel of the cart event that opened the cart (`web`, `app`,
+    /// …; `unknown` when the log gives none).
+    pub capture_channel: &'a str,
 }
 
 impl Covariates<'_> {
@@ -104,26 +113,36 @@ pub struct When {
     pub prior_orders: Option<Range>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_since_last_order: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_discounted_orders: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_since_first_order: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_channel: Option<Categories>,
 }
 
 /// The numeric fields of [`When`], by covariate name.
-pub const NUMERIC_FIELDS: [&str; 6] = [
+pub const NUMERIC_FIELDS: [&str; 8] = [
     "cart_value",
     "customer_prior_spend",
     "abandoned_hour",
     "abandoned_weekday",
     "prior_orders",
     "days_since_last_order",
+    "prior_discounted_orders",
+    "days_since_first_order",
 ];
+
+/// The text fields of [`When`], by covariate name.
+pub const TEXT_FIELDS: [&str; 2] = ["customer_status", "capture_channel"];
 
 impl When {
     pub fn holds(&self, x: &Covariates) -> bool {
         let num = |r: &Option<Range>, v: f64| r.as_ref().is_none_or(|r| !v.is_nan() && r.holds(v));
+        let text = |c: &Option<Categories>, v: &str| c.as_ref().is_none_or(|c| c.holds(v));
         num(&self.cart_value, x.cart_value)
-            && self
-                .customer_status
-                .as_ref()
-                .is_none_or(|c| c.holds(x.customer_status))
+            && text(&self.customer_status, x.customer_status)
+            && text(&self.capture_channel, x.capture_channel)
             && num(&self.customer_prior_spend, x.customer_prior_spend)
             && num(&self.abandoned_hour, x.abandoned_hour as f64)
             && num(&self.abandoned_weekday, x.abandoned_weekday as f64)
@@ -131,6 +150,14 @@ impl When {
             && num(
                 &self.days_since_last_order,
                 x.days_since_last_order.unwrap_or(f64::INFINITY),
+            )
+            && num(
+                &self.prior_discounted_orders,
+                x.prior_discounted_orders as f64,
+            )
+            && num(
+                &self.days_since_first_order,
+                x.days_since_first_order.unwrap_or(f64::INFINITY),
             )
     }
 
@@ -143,8 +170,26 @@ impl When {
             "abandoned_weekday" => &mut self.abandoned_weekday,
             "prior_orders" => &mut self.prior_orders,
             "days_since_last_order" => &mut self.days_since_last_order,
+            "prior_discounted_orders" => &mut self.prior_discounted_orders,
+            "days_since_first_order" => &mut self.days_since_first_order,
             _ => return None,
         })
+    }
+
+    /// The list of a text field by name (see [`TEXT_FIELDS`]).
+    pub fn categories_mut(&mut self, field: &str) -> Option<&mut Option<Categories>> {
+        Some(match field {
+            "customer_status" => &mut self.customer_status,
+            "capture_channel" => &mut self.capture_channel,
+            _ => return None,
+        })
+    }
+
+    fn categories(&self) -> [(&'static str, &Option<Categories>); 2] {
+        [
+            ("customer_status", &self.customer_status),
+            ("capture_channel", &self.capture_channel),
+        ]
     }
 
     /// Both conditions at once; `None` when no entry can satisfy both (an
@@ -174,8 +219,10 @@ impl When {
             }
             *slot = Some(merged);
         }
-        if let Some(theirs) = &other.customer_status {
-            let mine = out.customer_status.take().unwrap_or_default();
+        for (name, theirs) in other.categories() {
+            let Some(theirs) = theirs else { continue };
+            let slot = out.categories_mut(name).expect("a text field");
+            let mine = slot.take().unwrap_or_default();
             let is_in = match (mine.is_in, theirs.is_in.clone()) {
                 (Some(a), Some(b)) => Some(a.into_iter().filter(|v| b.contains(v)).collect()),
                 (a, b) => a.or(b),
@@ -188,7 +235,7 @@ impl When {
                 .collect();
             not_in.sort();
             not_in.dedup();
-            out.customer_status = Some(match is_in {
+            *slot = Some(match is_in {
                 Some(list) => {
                     let list: Vec<String> =
                         list.into_iter().filter(|v| !not_in.contains(v)).collect();
@@ -211,10 +258,11 @@ impl When {
 
     /// No field named: every entry satisfies it.
     pub fn is_empty(&self) -> bool {
-        self.ranges().iter().all(|(_, r)| r.is_none()) && self.customer_status.is_none()
+        self.ranges().iter().all(|(_, r)| r.is_none())
+            && self.categories().iter().all(|(_, c)| c.is_none())
     }
 
-    fn ranges(&self) -> [(&'static str, &Option<Range>); 6] {
+    fn ranges(&self) -> [(&'static str, &Option<Range>); 8] {
         [
             ("cart_value", &self.cart_value),
             ("customer_prior_spend", &self.customer_prior_spend),
@@ -222,6 +270,8 @@ impl When {
             ("abandoned_weekday", &self.abandoned_weekday),
             ("prior_orders", &self.prior_orders),
             ("days_since_last_order", &self.days_since_last_order),
+            ("prior_discounted_orders", &self.prior_discounted_orders),
+            ("days_since_first_order", &self.days_since_first_order),
         ]
     }
 
@@ -250,7 +300,7 @@ impl When {
             let (lo, hi, whole) = match name {
                 "abandoned_hour" => (0.0, 23.0, true),
                 "abandoned_weekday" => (0.0, 6.0, true),
-                "prior_orders" => (0.0, f64::INFINITY, true),
+                "prior_orders" | "prior_discounted_orders" => (0.0, f64::INFINITY, true),
                 _ => (0.0, f64::INFINITY, false),
             };
             let above = r.above.unwrap_or(f64::NEG_INFINITY);
@@ -269,27 +319,28 @@ impl When {
                     match name {
                         "abandoned_hour" => "a whole hour from 0 to 23",
                         "abandoned_weekday" => "a whole day from 0 (Monday) to 6",
-                        "prior_orders" => "a whole number from 0",
+                        "prior_orders" | "prior_discounted_orders" => "a whole number from 0",
                         _ => "never negative",
                     }
                 );
             }
         }
-        if let Some(c) = &self.customer_status {
+        for (name, c) in self.categories() {
+            let Some(c) = c else { continue };
             match (&c.is_in, &c.not_in) {
                 (Some(_), Some(_)) => {
-                    bail!("field `{at}.when.customer_status`: expected `in` or `not_in`, not both")
+                    bail!("field `{at}.when.{name}`: expected `in` or `not_in`, not both")
                 }
                 (None, None) => {
-                    bail!("field `{at}.when.customer_status`: expected `in` or `not_in`")
+                    bail!("field `{at}.when.{name}`: expected `in` or `not_in`")
                 }
                 (Some(l), None) if l.is_empty() => {
-                    bail!("field `{at}.when.customer_status.in`: an empty list matches no entry")
+                    bail!("field `{at}.when.{name}.in`: an empty list matches no entry")
                 }
                 _ => {}
             }
             for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
-                crate::validate::config_text(&format!("{at}.when.customer_status"), v)?;
+                crate::validate::config_text(&format!("{at}.when.{name}"), v)?;
             }
         }
         Ok(())
@@ -305,12 +356,13 @@ impl When {
                 parts.push(describe_range(name, r));
             }
         }
-        if let Some(c) = &self.customer_status {
+        for (name, c) in self.categories() {
+            let Some(c) = c else { continue };
             if let Some(l) = &c.is_in {
-                parts.push(format!("customer_status in [{}]", l.join(", ")));
+                parts.push(format!("{name} in [{}]", l.join(", ")));
             }
             if let Some(l) = &c.not_in {
-                parts.push(format!("customer_status not in [{}]", l.join(", ")));
+                parts.push(format!("{name} not in [{}]", l.join(", ")));
             }
         }
         if parts.is_empty() {
@@ -358,6 +410,9 @@ mod tests {
             abandoned_weekday: 2,
             prior_orders: orders,
             days_since_last_order: days,
+            prior_discounted_orders: 0,
+            days_since_first_order: days,
+            capture_channel: "web",
         }
     }
 
@@ -457,6 +512,46 @@ mod tests {
         assert!(a.and(&d).is_none());
         assert_eq!(When::default().and(&a), Some(a.clone()));
         assert!(When::default().is_empty() && !a.is_empty());
+    }
+
+    #[test]
+    fn discount_history_tenure_and_capture_channel() {
+        let w: When = toml::from_str(
+            "prior_discounted_orders = { at_most = 0 }\n\
+             days_since_first_order = { above = 30 }\n\
+             capture_channel = { in = ['app'] }",
+        )
+        .unwrap();
+        w.validate("x").unwrap();
+        let mut e = x(60.0, "new", 2, Some(40.0));
+        assert!(!w.holds(&e), "captured on the web");
+        e.capture_channel = "app";
+        assert!(w.holds(&e));
+        e.prior_discounted_orders = 1;
+        assert!(!w.holds(&e), "a discounted order behind them");
+        e.prior_discounted_orders = 0;
+        e.days_since_first_order = None;
+        assert!(
+            w.holds(&e),
+            "no order yet reads as longer ago than any tenure"
+        );
+        assert_eq!(
+            w.describe(),
+            "prior_discounted_orders <= 0, days_since_first_order > 30, capture_channel in [app]"
+        );
+        let web: When = toml::from_str("capture_channel = { not_in = ['app'] }").unwrap();
+        assert!(w.and(&web).is_none(), "app and not app");
+        for (text, want) in [
+            (
+                "prior_discounted_orders = { above = 0.1, at_most = 0.9 }",
+                "no entry can match",
+            ),
+            ("capture_channel = { in = [] }", "capture_channel.in"),
+        ] {
+            let w: When = toml::from_str(text).unwrap();
+            let err = w.validate("b").unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -189,14 +189,18 @@ fn a_learned_tree_is_written_back_as_branches_and_earns_near_the_oracle() {
             .unwrap()
             .clone()
     };
-    let (value, spend, orders, days) = (
+    let (value, spend, orders, days, discounted, tenure) = (
         f64s("cart_value"),
         f64s("customer_prior_spend"),
         f64s("prior_orders"),
         f64s("days_since_last_order"),
+        f64s("prior_discounted_orders"),
+        f64s("days_since_first_order"),
     );
     let status = col("customer_status");
     let status = status.str().unwrap();
+    let capture = col("capture_channel");
+    let capture = capture.str().unwrap();
     let at = col("abandoned_at").cast(&DataType::Int64).unwrap();
     let at = at.i64().unwrap();
     let (mut with_coupon, mut targeted_entries) = (0, 0);
@@ -214,6 +218,9 @@ fn a_learned_tree_is_written_back_as_branches_and_earns_near_the_oracle() {
             abandoned_weekday: weekday,
             prior_orders: orders.get(i).unwrap() as u32,
             days_since_last_order: days.get(i),
+            prior_discounted_orders: discounted.get(i).unwrap() as u32,
+            days_since_first_order: tenure.get(i),
+            capture_channel: capture.get(i).unwrap_or("unknown"),
         };
         let offers = targeted.steps_for(&x).iter().any(|s| s.incentive.is_some());
         if coupon.get(i).is_some() {

@@ -61,6 +61,14 @@ pub mod carts {
     /// Days from the customer's latest order to the abandonment; null when
     /// they had none.
     pub const DAYS_SINCE_LAST_ORDER: &str = "days_since_last_order";
+    /// Earlier orders (before the abandonment) with a discount or coupon.
+    pub const PRIOR_DISCOUNTED_ORDERS: &str = "prior_discounted_orders";
+    /// Days from the customer's first order to the abandonment; null when
+    /// they had none.
+    pub const DAYS_SINCE_FIRST_ORDER: &str = "days_since_first_order";
+    /// The channel the cart's activity events named (`web`, `app`, …),
+    /// `unknown` when none did.
+    pub const CAPTURE_CHANNEL: &str = "capture_channel";
 }
 
 /// Touches columns (one row per message).
@@ -225,6 +233,7 @@ fn carts_frame<'a>(
             let first = sent.iter().min_by_key(|x| (x.sent_at, x.step));
             let last = sent.iter().max_by_key(|x| (x.sent_at, x.step));
             let status = t.statuses.name(e.status).unwrap_or("unknown");
+            let capture = t.channels.name(e.capture_channel).unwrap_or("unknown");
             let value = (!e.cart_value.is_nan()).then_some(e.cart_value);
             let arm = &config.arms[e.arm];
             // The entry's branch, when its arm has any (what it knows at
@@ -232,17 +241,7 @@ fn carts_frame<'a>(
             let arm_steps = if arm.branches.is_empty() {
                 &arm.steps[..]
             } else {
-                let (hour, weekday) = crate::branch::Covariates::hour_and_weekday(e.abandoned_at);
-                let covariates = crate::branch::Covariates {
-                    cart_value: e.cart_value,
-                    customer_status: status,
-                    customer_prior_spend: e.prior_spend,
-                    abandoned_hour: hour,
-                    abandoned_weekday: weekday,
-                    prior_orders: e.prior_orders,
-                    days_since_last_order: e.days_since_last_order(),
-                };
-                arm.steps_for(&covariates)
+                arm.steps_for(&e.covariates(status, capture))
             };
             let offered = sent.iter().any(|x| {
                 arm_steps.iter().any(|s| {
@@ -296,6 +295,9 @@ fn carts_frame<'a>(
             b.prior_spend.push(e.prior_spend);
             b.prior_orders.push(e.prior_orders);
             b.days_since_last_order.push(e.days_since_last_order());
+            b.prior_discounted_orders.push(e.prior_discounted_orders);
+            b.days_since_first_order.push(e.days_since_first_order());
+            b.capture_channel.push(capture);
         }
     }
     b.finish()
@@ -364,6 +366,9 @@ struct CartsBuilder<'a> {
     prior_spend: Vec<f64>,
     prior_orders: Vec<u32>,
     days_since_last_order: Vec<Option<f64>>,
+    prior_discounted_orders: Vec<u32>,
+    days_since_first_order: Vec<Option<f64>>,
+    capture_channel: Vec<&'a str>,
 }
 
 impl<'a> CartsBuilder<'a> {
@@ -415,6 +420,15 @@ impl<'a> CartsBuilder<'a> {
             Column::new(c::CUSTOMER_PRIOR_SPEND.into(), self.prior_spend),
             Column::new(c::PRIOR_ORDERS.into(), self.prior_orders),
             Column::new(c::DAYS_SINCE_LAST_ORDER.into(), self.days_since_last_order),
+            Column::new(
+                c::PRIOR_DISCOUNTED_ORDERS.into(),
+                self.prior_discounted_orders,
+            ),
+            Column::new(
+                c::DAYS_SINCE_FIRST_ORDER.into(),
+                self.days_since_first_order,
+            ),
+            Column::new(c::CAPTURE_CHANNEL.into(), self.capture_channel),
         ];
         Ok(DataFrame::new_infer_height(cols)?)
     }

@@ -43,17 +43,54 @@ pub struct Entry {
     pub prior_orders: u32,
     /// The latest of those orders, if any.
     pub last_order_at: Option<i64>,
+    /// The first of those orders, if any.
+    pub first_order_at: Option<i64>,
+    /// How many of those orders carried a discount or a coupon.
+    pub prior_discounted_orders: u32,
+    /// The channel (interned; `NONE` when absent) of the cart's first
+    /// activity event that named one: where the cart was captured.
+    pub capture_channel: u32,
 }
 
 impl Entry {
     /// Days from the customer's latest earlier order to the abandonment;
     /// None when they had none.
     pub fn days_since_last_order(&self) -> Option<f64> {
-        const DAY_US: f64 = 86_400_000_000.0;
         self.last_order_at
             .map(|at| (self.abandoned_at - at) as f64 / DAY_US)
     }
+
+    /// What is known of the entry at abandonment, as branch conditions
+    /// read it (`status` and `capture` are the interned names).
+    pub fn covariates<'a>(
+        &self,
+        status: &'a str,
+        capture: &'a str,
+    ) -> crate::branch::Covariates<'a> {
+        let (hour, weekday) = crate::branch::Covariates::hour_and_weekday(self.abandoned_at);
+        crate::branch::Covariates {
+            cart_value: self.cart_value,
+            customer_status: status,
+            customer_prior_spend: self.prior_spend,
+            abandoned_hour: hour,
+            abandoned_weekday: weekday,
+            prior_orders: self.prior_orders,
+            days_since_last_order: self.days_since_last_order(),
+            prior_discounted_orders: self.prior_discounted_orders,
+            days_since_first_order: self.days_since_first_order(),
+            capture_channel: capture,
+        }
+    }
+
+    /// Days from the customer's first earlier order to the abandonment
+    /// (tenure); None when they had none.
+    pub fn days_since_first_order(&self) -> Option<f64> {
+        self.first_order_at
+            .map(|at| (self.abandoned_at - at) as f64 / DAY_US)
+    }
 }
+
+const DAY_US: f64 = 86_400_000_000.0;
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -158,6 +195,17 @@ struct Candidate {
     last_activity: i64,
     value: f64,
     status: u32,
+    channel: u32,
+}
+
+/// What the store knows of a customer's orders at a moment: how many
+/// (distinct ids), the first and latest, and how many were discounted.
+#[derive(Default)]
+struct History {
+    orders: u32,
+    first_at: Option<i64>,
+    last_at: Option<i64>,
+    discounted: u32,
 }
 
 /// Walks one customer's events, given as row indices sorted by
@@ -182,12 +230,11 @@ pub fn reconstruct_customer(
     // of the customer when a cart is abandoned. An order after the cart's
     // last activity ends the candidate, so every order counted here came
     // before the abandonment.
-    let mut orders_so_far = 0u32;
-    let mut last_order_at: Option<i64> = None;
+    let mut before = History::default();
     let finalize = |c: Candidate,
                     out: &mut CustomerFlow,
                     last_entry_at: &mut Option<i64>,
-                    before: (u32, Option<i64>)| {
+                    before: &History| {
         let entered_at = c.last_activity + rules.abandon_after;
         if last_entry_at.is_some_and(|l| entered_at - l < rules.cooldown) {
             out.audit.reentries_suppressed += 1;
@@ -209,8 +256,11 @@ pub fn reconstruct_customer(
             complained: false,
             window_complete: entered_at + rules.window <= rules.data_end,
             prior_spend: 0.0,
-            prior_orders: before.0,
-            last_order_at: before.1,
+            prior_orders: before.orders,
+            last_order_at: before.last_at,
+            first_order_at: before.first_at,
+            prior_discounted_orders: before.discounted,
+            capture_channel: c.channel,
         });
     };
 
@@ -223,12 +273,7 @@ pub fn reconstruct_customer(
             let deadline = c.last_activity + rules.abandon_after;
             if ts > deadline || (ts == deadline && !is_activity) {
                 let c = cand.take().expect("checked");
-                finalize(
-                    c,
-                    &mut out,
-                    &mut last_entry_at,
-                    (orders_so_far, last_order_at),
-                );
+                finalize(c, &mut out, &mut last_entry_at, &before);
             }
         }
         if t.status[r] != NONE {
@@ -249,6 +294,9 @@ pub fn reconstruct_customer(
                             c.value = value;
                         }
                         c.status = last_status;
+                        if c.channel == NONE {
+                            c.channel = t.channel[r];
+                        }
                     }
                     (None, true) => {
                         cand = Some(Candidate {
@@ -256,6 +304,7 @@ pub fn reconstruct_customer(
                             last_activity: ts,
                             value,
                             status: last_status,
+                            channel: t.channel[r],
                         })
                     }
                     (None, false) => {}
@@ -267,8 +316,12 @@ pub fn reconstruct_customer(
                     out.audit.duplicate_orders += 1;
                     continue;
                 }
-                orders_so_far += 1;
-                last_order_at = Some(ts);
+                before.orders += 1;
+                before.last_at = Some(ts);
+                before.first_at.get_or_insert(ts);
+                if t.discount[r] > 0.0 || t.coupon[r] != NONE {
+                    before.discounted += 1;
+                }
                 let value = if t.value[r].is_nan() { 0.0 } else { t.value[r] };
                 if out.entries.is_empty() {
                     spend_before_first_entry += value;
@@ -319,12 +372,7 @@ pub fn reconstruct_customer(
     }
     if let Some(c) = cand.take() {
         if c.last_activity + rules.abandon_after <= rules.data_end {
-            finalize(
-                c,
-                &mut out,
-                &mut last_entry_at,
-                (orders_so_far, last_order_at),
-            );
+            finalize(c, &mut out, &mut last_entry_at, &before);
         } else {
             out.audit.candidates_pending += 1;
         }

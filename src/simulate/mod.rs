@@ -409,12 +409,27 @@ fn simulate_customer(
     };
     let session_gap = (ctx.abandon / 2).clamp(SECOND, 600 * SECOND);
     let mut prior_cents = 0i64;
+    let mut discounted_before = 0u32;
     let mut last_prior_at: Option<i64> = None;
+    let mut first_prior_at: Option<i64> = None;
     for j in 0..prior {
         let at = ctx.start - (1 + rng.random_range(0..180 * 86_400)) * SECOND;
         let cents = cents_of(value_dist.sample(&mut rng));
-        prior_cents += cents;
         last_prior_at = Some(last_prior_at.map_or(at, |l| l.max(at)));
+        first_prior_at = Some(first_prior_at.map_or(at, |f| f.min(at)));
+        // Drawn only when the share is set, so a population without it
+        // draws what it always did.
+        let discounted =
+            p.prior_discount_share > 0.0 && rng.random::<f64>() < p.prior_discount_share;
+        discounted_before += u32::from(discounted);
+        // 10% off, in whole cents: what the order records as its value
+        // (and the customer's prior spend counts).
+        let off = if discounted {
+            (cents as f64 / 10.0).round() as i64
+        } else {
+            0
+        };
+        prior_cents += cents - off;
         if !ctx.emit {
             continue;
         }
@@ -431,12 +446,17 @@ fn simulate_customer(
         let mut order = base_event(at, EventKind::OrderCompleted, &customer, status);
         order.cart_id = Some(cart);
         order.order_id = Some(format!("p{index:07}-{j}"));
-        order.value = Some(cents as f64 / 100.0);
+        order.value = Some((cents - off) as f64 / 100.0);
+        if discounted {
+            order.discount = Some(off as f64 / 100.0);
+            order.coupon = Some("PRIOR10".into());
+        }
         out.events.push(order);
     }
 
     let mut orders_before = prior;
     let mut last_order_at = last_prior_at;
+    let first_order_at = |last: Option<i64>| first_prior_at.or(last);
     let mut t0 = ctx.start + rng.random_range(0..(p.days as i64 * 86_400)) * SECOND;
     for c in 0..n_carts {
         let cart = Cart {
@@ -446,7 +466,16 @@ fn simulate_customer(
         };
         let p_natural = (p.base_return.get(status) * propensity).min(0.95);
         let draws = draw(&mut rng, ctx, p_natural);
+        // Drawn only when shares are given, so a population without them
+        // draws what it always did.
+        let capture = if p.capture_channels.is_empty() {
+            None
+        } else {
+            let u: f64 = rng.random();
+            Some(pick_share(&p.capture_channels, u))
+        };
         let (hour, weekday) = Covariates::hour_and_weekday(cart.t0);
+        let day = (86_400 * SECOND) as f64;
         let x = Covariates {
             cart_value: cart.value_cents as f64 / 100.0,
             customer_status: status.as_str(),
@@ -454,14 +483,20 @@ fn simulate_customer(
             abandoned_hour: hour,
             abandoned_weekday: weekday,
             prior_orders: orders_before,
-            days_since_last_order: last_order_at
-                .map(|at| (cart.t0 - at) as f64 / (86_400 * SECOND) as f64),
+            days_since_last_order: last_order_at.map(|at| (cart.t0 - at) as f64 / day),
+            prior_discounted_orders: discounted_before,
+            days_since_first_order: first_order_at(last_order_at)
+                .map(|at| (cart.t0 - at) as f64 / day),
+            capture_channel: capture.unwrap_or("unknown"),
         };
         let shopper = Shopper::new(p, status, u_sensitive, x);
         // The next cart's history counts this cart's order, as the carts
         // table of the log does.
-        if let Some(at) = simulate_cart(ctx, &customer, &shopper, &cart, &draws, &mut out) {
+        if let Some((at, discounted)) =
+            simulate_cart(ctx, &customer, &shopper, &cart, &draws, &mut out)
+        {
             orders_before += 1;
+            discounted_before += u32::from(discounted);
             last_order_at = Some(last_order_at.map_or(at, |l| l.max(at)));
         }
         let entered = cart.t0 + ctx.abandon;
@@ -513,6 +548,19 @@ impl<'a> Shopper<'a> {
             x,
         }
     }
+}
+
+/// The name whose cumulative share first exceeds `u` (in name order; the
+/// last name when rounding leaves `u` beyond the total).
+fn pick_share(shares: &BTreeMap<String, f64>, u: f64) -> &str {
+    let mut acc = 0.0;
+    for (name, share) in shares {
+        acc += share;
+        if u < acc {
+            return name;
+        }
+    }
+    shares.keys().next_back().map_or("unknown", |k| k.as_str())
 }
 
 fn cents_of(x: f64) -> i64 {
@@ -734,7 +782,7 @@ fn simulate_cart(
     cart: &Cart,
     d: &Draws,
     out: &mut CustomerSim,
-) -> Option<i64> {
+) -> Option<(i64, bool)> {
     let status = shopper.status;
     let p = ctx.p;
     let entered = cart.t0 + ctx.abandon;
@@ -756,7 +804,7 @@ fn simulate_cart(
     let ordered = assigned
         .as_ref()
         .filter(|o| o.converted)
-        .map(|o| o.order_at);
+        .map(|o| (o.order_at, o.discount_cents > 0));
     let template = ctx.template.as_ref().map(|t| {
         let with = outcome_of(ctx, &t.always, false, shopper, cart, d);
         let without = outcome_of(ctx, &t.never, false, shopper, cart, d);
@@ -799,9 +847,13 @@ fn simulate_cart(
     let o = assigned.expect("the customer's arm is one of the arms");
     let arm_name = ctx.config.arms[out.arm].name.clone();
     let value = cart.value_cents as f64 / 100.0;
+    let capture = (!p.capture_channels.is_empty()).then_some(shopper.x.capture_channel);
     let ev = |ts: i64, kind: EventKind| {
         let mut e = base_event(ts, kind, customer, status);
         e.cart_id = Some(cart.id.clone());
+        if kind.is_cart_activity() {
+            e.channel = capture.map(str::to_string);
+        }
         e
     };
 

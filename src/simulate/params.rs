@@ -62,6 +62,14 @@ pub struct SimParams {
     /// sensitive and how strongly messages move them, by what the store
     /// knows at entry. None by default: everyone responds alike.
     pub effects: Vec<Effect>,
+    /// Where carts are captured (`{ web = 0.7, app = 0.3 }`): each cart's
+    /// activity events name one channel, drawn with these shares. Empty by
+    /// default: cart events name none (`capture_channel` reads `unknown`).
+    pub capture_channels: std::collections::BTreeMap<String, f64>,
+    /// Chance each order before the experiment used a discount code (10%
+    /// off, code `PRIOR10`): the discount history `prior_discounted_orders`
+    /// counts. 0 by default.
+    pub prior_discount_share: f64,
 }
 
 /// At most this many `[[simulation.effects]]` (the oracle keeps one bit
@@ -72,9 +80,10 @@ pub const MAX_EFFECTS: usize = 64;
 /// `when` (the condition language of flow branches), a price-sensitive
 /// share in place of the base one (the last effect giving one wins) and a
 /// factor on every step's lift (factors of all covering effects multiply).
-/// The covariates are the customer's history before the experiment (orders,
-/// spend, days since the latest order, measured at the cart's abandonment),
-/// the cart's value and the hour and weekday it was abandoned (UTC).
+/// The covariates are the customer's history at the cart's abandonment
+/// (orders, discounted orders, spend before the experiment, days since the
+/// latest and the first order), the cart's value, the channel it was
+/// captured on, and the hour and weekday it was abandoned (UTC).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Effect {
@@ -176,6 +185,8 @@ impl Default for SimParams {
             out_of_order_rate: 0.003,
             reentry_send_rate: 0.2,
             effects: Vec::new(),
+            capture_channels: std::collections::BTreeMap::new(),
+            prior_discount_share: 0.0,
         }
     }
 }
@@ -223,6 +234,7 @@ impl SimParams {
             ("duplicate_send_rate", self.duplicate_send_rate),
             ("out_of_order_rate", self.out_of_order_rate),
             ("reentry_send_rate", self.reentry_send_rate),
+            ("prior_discount_share", self.prior_discount_share),
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
@@ -250,6 +262,18 @@ impl SimParams {
             }
             if e.price_sensitive_share.is_none() && e.message_response.is_none() {
                 bail!("field `{at}`: expected `price_sensitive_share`, `message_response` or both");
+            }
+        }
+        if !self.capture_channels.is_empty() {
+            for (name, share) in &self.capture_channels {
+                crate::validate::config_text("simulation.capture_channels", name)?;
+                if !(share.is_finite() && *share >= 0.0) {
+                    bail!("field `simulation.capture_channels.{name}`: expected a share of at least 0, got {share}");
+                }
+            }
+            let total: f64 = self.capture_channels.values().sum();
+            if (total - 1.0).abs() > 1e-6 {
+                bail!("field `simulation.capture_channels`: expected shares summing to 1, got {total}");
             }
         }
         for (i, l) in self.step_lift.iter().enumerate() {

@@ -15,9 +15,11 @@ pub const OUTCOME: &str = "net_contribution";
 
 /// Covariates known at entry: the cart's value, the customer's status and
 /// spend before the entry, the hour (0–23, UTC) and weekday (0 = Monday)
-/// the cart was abandoned, the orders the customer had placed by then and
-/// the days since the latest of them ([`NO_ORDER_DAYS`] when none).
-pub const CART_COVARIATES: [&str; 7] = [
+/// the cart was abandoned, the orders the customer had placed by then, the
+/// days since the latest and the first of them ([`NO_ORDER_DAYS`] when
+/// none), how many of them were discounted, and the channel the cart was
+/// captured on.
+pub const CART_COVARIATES: [&str; 10] = [
     c::CART_VALUE,
     c::CUSTOMER_STATUS,
     c::CUSTOMER_PRIOR_SPEND,
@@ -25,6 +27,18 @@ pub const CART_COVARIATES: [&str; 7] = [
     ABANDONED_WEEKDAY,
     c::PRIOR_ORDERS,
     c::DAYS_SINCE_LAST_ORDER,
+    c::PRIOR_DISCOUNTED_ORDERS,
+    c::DAYS_SINCE_FIRST_ORDER,
+    c::CAPTURE_CHANNEL,
+];
+
+/// The covariates an earlier `paths` did not write.
+const LATER_COLUMNS: [&str; 5] = [
+    c::PRIOR_ORDERS,
+    c::DAYS_SINCE_LAST_ORDER,
+    c::PRIOR_DISCOUNTED_ORDERS,
+    c::DAYS_SINCE_FIRST_ORDER,
+    c::CAPTURE_CHANNEL,
 ];
 
 /// Hour of abandonment, 0–23 (UTC).
@@ -70,7 +84,7 @@ pub fn carts_table(
             bail!("the carts table has no column `{col}`; expected the output of `cartlift paths`");
         }
     }
-    for col in [c::PRIOR_ORDERS, c::DAYS_SINCE_LAST_ORDER] {
+    for col in LATER_COLUMNS {
         if carts.column(col).is_err() && needed.iter().any(|n| n == col) {
             bail!("the carts table has no column `{col}` (it was written by an earlier `cartlift paths`); run `cartlift paths` on the events again to add the entry-time covariates, or leave `{col}` out of --covariates");
         }
@@ -140,23 +154,26 @@ pub fn carts_table(
         vec![0.0; rows.height()]
     };
     let has = |col: &str| rows.column(col).is_ok();
-    let prior_orders = if has(c::PRIOR_ORDERS) {
-        Some(f64s(c::PRIOR_ORDERS)?)
-    } else {
-        None
+    let days = |name: &str| -> Result<Vec<f64>> {
+        Ok(rows
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
+            .collect())
     };
-    let days_since: Option<Vec<f64>> = if has(c::DAYS_SINCE_LAST_ORDER) {
-        Some(
-            rows.column(c::DAYS_SINCE_LAST_ORDER)?
-                .cast(&DataType::Float64)?
-                .f64()?
-                .iter()
-                .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let mut later = Vec::new();
+    for col in LATER_COLUMNS.into_iter().filter(|col| has(col)) {
+        let values = match col {
+            c::DAYS_SINCE_LAST_ORDER | c::DAYS_SINCE_FIRST_ORDER => {
+                Column::new(col.into(), days(col)?)
+            }
+            c::CAPTURE_CHANNEL => Column::new(col.into(), text(col)?),
+            _ => Column::new(col.into(), f64s(col)?),
+        };
+        later.push(values);
+    }
     let mut columns = vec![
         Column::new("arm".into(), text(c::ARM)?),
         Column::new(OUTCOME.into(), f64s(OUTCOME)?),
@@ -166,12 +183,7 @@ pub fn carts_table(
         Column::new(ABANDONED_HOUR.into(), hour),
         Column::new(ABANDONED_WEEKDAY.into(), weekday),
     ];
-    if let Some(v) = prior_orders {
-        columns.push(Column::new(c::PRIOR_ORDERS.into(), v));
-    }
-    if let Some(v) = days_since {
-        columns.push(Column::new(c::DAYS_SINCE_LAST_ORDER.into(), v));
-    }
+    columns.extend(later);
     let df = DataFrame::new_infer_height(columns)?;
     Ok((df, without_value))
 }

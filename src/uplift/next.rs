@@ -11,7 +11,6 @@
 use super::{TreeView, UpliftReport};
 use crate::branch::{Branch, Categories, When};
 use crate::config::{Arm, FlowConfig};
-use crate::flow::carts as c;
 use anyhow::{bail, Context, Result};
 
 /// Name of the arm that carries the tree's branches (a suffix is added if
@@ -236,11 +235,11 @@ fn leaves(node: &TreeView, when: When, out: &mut Vec<(When, String)>) -> Result<
             let (mut l, mut r) = (when.clone(), when);
             match category {
                 Some(value) => {
-                    if column != c::CUSTOMER_STATUS {
-                        bail!("a split on category `{column}={value}`: a flow branch can only test customer_status among text covariates");
+                    if l.categories_mut(column).is_none() {
+                        bail!("a split on category `{column}={value}`: a flow branch cannot test it; expected one of {}", crate::branch::TEXT_FIELDS.join(", "));
                     }
-                    narrow_status(&mut l, value, false);
-                    narrow_status(&mut r, value, true);
+                    narrow_text(&mut l, column, value, false);
+                    narrow_text(&mut r, column, value, true);
                 }
                 None => {
                     let Some(range) = l.range_mut(column) else {
@@ -261,10 +260,14 @@ fn leaves(node: &TreeView, when: When, out: &mut Vec<(When, String)>) -> Result<
     }
 }
 
-/// Adds `customer_status == value` (`is`) or `!=` to a condition, keeping
-/// one list: an `in` list once any equality holds, else a `not_in` list.
-fn narrow_status(w: &mut When, value: &str, is: bool) {
-    let c = w.customer_status.get_or_insert_with(Categories::default);
+/// Adds `column == value` (`is`) or `!=` to a condition on a text field
+/// (one of [`crate::branch::TEXT_FIELDS`]), keeping one list: an `in` list
+/// once any equality holds, else a `not_in` list.
+fn narrow_text(w: &mut When, column: &str, value: &str, is: bool) {
+    let c = w
+        .categories_mut(column)
+        .expect("checked a text field")
+        .get_or_insert_with(Categories::default);
     match (&mut c.is_in, is) {
         (Some(list), true) => list.retain(|v| v == value),
         (Some(list), false) => list.retain(|v| v != value),
@@ -345,12 +348,12 @@ mod tests {
     #[test]
     fn status_conditions_stay_one_list() {
         let mut w = When::default();
-        narrow_status(&mut w, "new", false);
-        narrow_status(&mut w, "loyalty", false);
+        narrow_text(&mut w, "customer_status", "new", false);
+        narrow_text(&mut w, "customer_status", "loyalty", false);
         assert_eq!(w.describe(), "customer_status not in [loyalty, new]");
-        narrow_status(&mut w, "returning", true);
+        narrow_text(&mut w, "customer_status", "returning", true);
         assert_eq!(w.describe(), "customer_status in [returning]");
-        narrow_status(&mut w, "returning", false);
+        narrow_text(&mut w, "customer_status", "returning", false);
         assert_eq!(w.describe(), "customer_status in []");
     }
 }
