@@ -1427,8 +1427,12 @@ fn run_report(a: ReportArgs) -> Result<()> {
 
 fn run_demo(a: DemoArgs) -> Result<()> {
     claim_with_folder(&[], &[], Some(("--out", &a.out)))?;
-    let summary = cartlift::report::demo(&a.out)?;
-    say(&cartlift::report::render_headline(&summary));
+    let demo = cartlift::report::demo(&a.out)?;
+    say(&cartlift::report::render_headline(&demo.summary));
+    say(&cartlift::report::render_targeting(
+        &demo.targeting,
+        &a.out.join(cartlift::report::TARGETING_DIR),
+    ));
     outln!(
         "\nopen {} (every figure: summary.json beside it)",
         a.out.join("index.html").display()

@@ -237,6 +237,35 @@ fn demo_stamps_the_flow_file_as_written() {
     assert_eq!(stamp["flow_text"], "file");
     assert_eq!(stamp["flow_sha256"], sha256(&flow));
     assert!(out.join("index.html").exists());
+
+    // The second sample: a targeting experiment the demo simulates, whose
+    // learned policy becomes a branched next flow that the simulator runs.
+    let targeting = out.join("targeting");
+    assert!(targeting.join("index.html").exists());
+    let learned = read_json(&targeting.join("summary.json"))["learned_policy"].clone();
+    assert_eq!(learned["decision"]["recommend"], "policy_tree", "{learned}");
+    let next = std::fs::read_to_string(targeting.join("recommended_flow.toml")).expect("next flow");
+    let next = cartlift::config::FlowConfig::parse(&next).expect("the next flow parses");
+    assert!(next.arms.iter().any(|a| a.branches.len() >= 2), "{next:?}");
+    cartlift::simulate::check(&next).expect("the simulator runs the next flow");
+    let html = std::fs::read_to_string(targeting.join("index.html")).expect("page");
+    for chart in [
+        "policy_tree",
+        "policy_values",
+        "policy_gains",
+        "policy_qini",
+    ] {
+        let svg = std::fs::read_to_string(targeting.join("charts").join(format!("{chart}.svg")))
+            .unwrap_or_else(|e| panic!("{chart}.svg: {e}"));
+        assert!(
+            svg.contains("<path") || svg.contains("<polyline"),
+            "{chart}.svg"
+        );
+        assert!(
+            html.contains(&format!("charts/{chart}.svg")),
+            "{chart} is on the page"
+        );
+    }
 }
 
 #[test]

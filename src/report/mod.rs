@@ -31,6 +31,13 @@ use timeline::Timeline;
 /// The bundled sample, embedded so `cartlift demo` works from anywhere.
 pub const SAMPLE_FLOW: &str = include_str!("../../data/sample/flow.toml");
 pub const SAMPLE_EVENTS: &str = include_str!("../../data/sample/events.csv");
+/// The demo's second sample: a targeting experiment, simulated by `demo`
+/// ([`TARGETING_CARTS`] carts, seed [`TARGETING_SEED`]) rather than bundled.
+pub const TARGETING_FLOW: &str = include_str!("../../data/sample/targeting.toml");
+pub const TARGETING_CARTS: usize = 30_000;
+pub const TARGETING_SEED: u64 = 2;
+/// The folder of the targeting experiment's report inside the demo's.
+pub const TARGETING_DIR: &str = "targeting";
 
 /// What the flow earned that would not have happened anyway, per treatment.
 #[derive(Debug, Clone, Serialize)]
@@ -433,7 +440,7 @@ fn policy_of(
 
 /// The bundled sample through the whole job; the sample's events and flow
 /// file go into the folder beside the report.
-pub fn demo(out: &Path) -> Result<Summary> {
+pub fn demo(out: &Path) -> Result<Demo> {
     let dir = crate::output::ReportDir::create("--out", out)?;
     let flow_path = dir.path().join("flow.toml");
     let events_path = dir.path().join("events.csv");
@@ -447,8 +454,91 @@ pub fn demo(out: &Path) -> Result<Summary> {
         ..Job::new(&inputs, &config)
     };
     let summary = write_job(&job, dir.path())?;
+
+    // The second sample: a randomized incentive test large enough to learn
+    // a targeting policy from, simulated into its own report folder.
+    let sub = dir.path().join(TARGETING_DIR);
+    std::fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
+    write_text(&sub.join("flow.toml"), TARGETING_FLOW)?;
+    let config = FlowConfig::parse(TARGETING_FLOW)?;
+    let events_path = sub.join("events.parquet");
+    crate::progress::stage("simulate the targeting experiment", || -> Result<()> {
+        let mut w = crate::events::store::EventWriter::create(&events_path)?
+            .with_row_groups(crate::events::store::RowGroups::Fixed);
+        crate::simulate::stream(&config, TARGETING_CARTS, TARGETING_SEED, &mut w)?;
+        w.commit()
+    })?;
+    let inputs = [events_path];
+    let job = Job {
+        config_text: Some(TARGETING_FLOW),
+        input_names: Some(vec![out
+            .join(TARGETING_DIR)
+            .join("events.parquet")
+            .display()
+            .to_string()]),
+        ..Job::new(&inputs, &config)
+    };
+    let targeting = write_job(&job, &sub)?;
     dir.commit()?;
-    Ok(summary)
+    Ok(Demo { summary, targeting })
+}
+
+/// What `demo` computed: the bundled sample's report and the targeting
+/// experiment's (in [`TARGETING_DIR`]).
+pub struct Demo {
+    pub summary: Summary,
+    pub targeting: Summary,
+}
+
+/// The targeting experiment's learned policy in a few lines: what the rule
+/// recommends and why, the tree, and where the next flow is. `dir` is the
+/// experiment's report folder as the user named it.
+pub fn render_targeting(summary: &Summary, dir: &Path) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\ntargeting experiment ({TARGETING_CARTS} simulated carts, {} flow entries; {}):",
+        summary.entries,
+        dir.join("index.html").display()
+    );
+    match (&summary.learned_policy, &summary.learned_policy_note) {
+        (Some(p), _) => {
+            let _ = writeln!(s, "  learned policy (cross-validated, {} folds):", p.folds);
+            for line in crate::uplift::render::tree_text(&p.tree).lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+            for v in p.gains.iter() {
+                let _ = writeln!(
+                    s,
+                    "  gain {:<30} {:+.2} per entry, 95% CI [{:+.2}, {:+.2}]",
+                    crate::output::encode::terminal(&v.name),
+                    v.value.estimate,
+                    v.value.ci.lower,
+                    v.value.ci.upper
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  recommendation: {} ({})",
+                crate::output::encode::terminal(&p.decision.recommend),
+                crate::output::encode::terminal(&p.decision.reason)
+            );
+            let _ = writeln!(
+                s,
+                "  next flow: {}",
+                dir.join("recommended_flow.toml").display()
+            );
+        }
+        (None, note) => {
+            let _ = writeln!(
+                s,
+                "  no learned policy: {}",
+                crate::output::encode::terminal(note.as_deref().unwrap_or("not computed"))
+            );
+        }
+    }
+    s
 }
 
 /// A few lines a person reads first.

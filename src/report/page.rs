@@ -766,29 +766,37 @@ fn ledger_books(ctx: &Ctx) -> String {
 
 fn policy(ctx: &Ctx) -> String {
     let mut html = grid_policy(ctx);
-    match (&ctx.summary.learned_policy, &ctx.summary.learned_policy_note) {
-        (Some(p), _) => html.push_str(&format!(
-            "<p>Learned over the carts' covariates (cart value, customer status, prior spend, hour and weekday of \
-             abandonment, orders before it and days since the latest; one unit per customer): a policy tree on \
-             doubly robust scores of the net contribution, valued on held-out folds, beside every arm for everyone \
-             and the ranking of each arm against the holdout. {}</p>\n\
-             <pre class=\"policy learned\">{}</pre>\n",
-            if !super::tree_recommended(ctx.summary) {
-                "The evidence rule's recommendation below is not written into <code>recommended_flow.toml</code>."
-                    .to_string()
-            } else if p.decision.recommend == "policy_tree" {
-                "The evidence rule recommends the tree, so <code>recommended_flow.toml</code> is the tree written \
-                 as conditional branches (<code>[[arms.branches]]</code>)."
-                    .to_string()
-            } else {
-                format!(
-                    "The evidence rule recommends <code>{}</code>, so <code>recommended_flow.toml</code> deploys \
-                     that arm for every entry beside the holdout.",
-                    esc(&p.decision.recommend)
-                )
-            },
-            esc(&crate::uplift::render::render(p))
-        )),
+    match (
+        &ctx.summary.learned_policy,
+        &ctx.summary.learned_policy_note,
+    ) {
+        (Some(p), _) => {
+            html.push_str(&format!(
+                "<p>Learned over the carts' covariates ({}; what is known when the cart is abandoned, one unit \
+                 per customer): a policy tree on doubly robust scores of the net contribution, valued on held-out \
+                 folds, beside every arm for everyone and the ranking of each arm against the holdout. {}</p>\n",
+                esc(&p.features.join(", ")),
+                if !super::tree_recommended(ctx.summary) {
+                    "The evidence rule's recommendation below is not written into <code>recommended_flow.toml</code>."
+                        .to_string()
+                } else if p.decision.recommend == "policy_tree" {
+                    "The evidence rule recommends the tree, so <code>recommended_flow.toml</code> is the tree written \
+                     as conditional branches (<code>[[arms.branches]]</code>)."
+                        .to_string()
+                } else {
+                    format!(
+                        "The evidence rule recommends <code>{}</code>, so <code>recommended_flow.toml</code> deploys \
+                         that arm for every entry beside the holdout.",
+                        esc(&p.decision.recommend)
+                    )
+                },
+            ));
+            html.push_str(&figures(ctx, Section::Policy));
+            html.push_str(&format!(
+                "<pre class=\"policy learned\">{}</pre>\n",
+                esc(&crate::uplift::render::render(p))
+            ));
+        }
         (None, Some(note)) => html.push_str(&format!(
             "<p class=\"placeholder\">No learned policy from this flow: {}.</p>\n",
             esc(note)

@@ -45,6 +45,13 @@ fn draw(t: &TreeView, depth: usize, out: &mut String) {
     }
 }
 
+/// The tree as indented terminal text: `if column ≤ t:` / `→ arm` lines.
+pub fn tree_text(t: &TreeView) -> String {
+    let mut s = String::new();
+    draw(t, 0, &mut s);
+    s
+}
+
 /// The report as terminal text.
 pub fn render(r: &UpliftReport) -> String {
     let mut s = String::new();

@@ -15,6 +15,8 @@ pub struct ForestSpec {
     title: &'static str,
     /// Proportions are shown in percentage points.
     points: bool,
+    /// The explanation under the title (default: a difference's).
+    subtitle: Option<&'static str>,
 }
 
 pub const FOREST: [ForestSpec; 3] = [
@@ -22,18 +24,50 @@ pub const FOREST: [ForestSpec; 3] = [
         metric: "revenue_per_recipient",
         title: "Revenue per recipient: flow minus holdout",
         points: false,
+        subtitle: None,
     },
     ForestSpec {
         metric: "net_contribution_per_recipient",
         title: "Net contribution per recipient: flow minus holdout",
         points: false,
+        subtitle: None,
     },
     ForestSpec {
         metric: "conversion_rate",
         title: "Conversion rate: flow minus holdout",
         points: true,
+        subtitle: None,
     },
 ];
+
+/// A forest of labelled money intervals, drawn like the lift forests (the
+/// first row in bold): the learned policy's candidates and gains.
+pub(super) fn labelled(
+    summary: &Summary,
+    name: &str,
+    alt: &str,
+    title: &'static str,
+    subtitle: Option<&'static str>,
+    rows: Vec<(String, f64, Interval)>,
+) -> Result<Chart> {
+    let spec = ForestSpec {
+        metric: "",
+        title,
+        points: false,
+        subtitle,
+    };
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(label, estimate, ci)| Row {
+            label,
+            estimate,
+            ci,
+        })
+        .collect();
+    Chart::new(name, super::Section::Policy, alt, |layout| {
+        draw(summary, &spec, &rows, layout)
+    })
+}
 
 struct Row {
     label: String,
@@ -128,10 +162,13 @@ fn draw(summary: &Summary, spec: &ForestSpec, rows: &[Row], layout: Layout) -> R
             value(r.ci.upper)
         )
     };
-    let subtitle = format!(
-        "Difference with its {}% confidence interval. Blue: above zero; red: below; gray: cannot tell.",
-        confidence(summary)
-    );
+    let subtitle = match spec.subtitle {
+        Some(s) => s.to_string(),
+        None => format!(
+            "Difference with its {}% confidence interval. Blue: above zero; red: below; gray: cannot tell.",
+            confidence(summary)
+        ),
+    };
     let fr = frame(layout);
     let n = rows.len();
     let head = header_height(layout, spec.title, &subtitle);

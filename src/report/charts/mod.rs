@@ -12,6 +12,7 @@ mod draw;
 mod funnel;
 mod guardrails;
 mod lift;
+mod policy;
 mod quality;
 mod timeline;
 
@@ -27,6 +28,7 @@ pub enum Section {
     Attribution,
     Guardrails,
     DataQuality,
+    Policy,
 }
 
 /// How wide a chart is drawn, in SVG units (about CSS pixels at full size).
@@ -89,6 +91,7 @@ pub fn all(summary: &Summary) -> Result<Vec<Chart>> {
     }
     charts.extend(guardrails::per_step(summary)?);
     charts.push(quality::data_quality(summary)?);
+    charts.extend(policy::learned(summary)?);
     Ok(charts)
 }
 
