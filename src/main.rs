@@ -144,8 +144,12 @@ struct PolicyTableArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Table mode: the predicted uplift the ranking diagnostics sort by.
-    #[arg(long, value_enum, default_value = "dr-learner")]
+    #[arg(long, value_enum, default_value = "t-learner")]
     ranker: cartlift::uplift::Ranker,
+    /// Depth of the boosted trees of the outcome and effect models (1 to 6;
+    /// 1: additive in the covariates). Default: 1 for a 0/1 metric, else 3.
+    #[arg(long, value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u8).range(1..=6), usize::from)))]
+    model_depth: Option<usize>,
     /// Table mode: the design's split, ARM=W,... (default: the arms' shares in the table).
     #[arg(long, requires = "units", value_parser = parse_weights)]
     weights: Option<Weights>,
@@ -977,6 +981,7 @@ fn run_policy_carts(input: &PathBuf, flow: &PathBuf, a: &PolicyArgs) -> Result<(
     opts.min_leaf_share = t.min_leaf;
     opts.seed = t.seed;
     opts.ranker = t.ranker;
+    opts.model_depth = t.model_depth;
     opts.alpha = a.alpha;
     let source = input.display().to_string();
     let report = learned_policy(&table, &source, &opts, a)?;
@@ -1013,6 +1018,7 @@ fn learned_options(
         alpha: a.alpha,
         seed: t.seed,
         ranker: t.ranker,
+        model_depth: t.model_depth,
         weights,
     }
 }

@@ -391,6 +391,8 @@ fn planted_options(split: Option<&str>) -> cartlift::uplift::TableOptions {
         alpha: 0.05,
         seed: 1,
         ranker: cartlift::uplift::Ranker::TLearner,
+        // The depth the recorded coverage figures were measured with.
+        model_depth: Some(3),
         weights: None,
     }
 }
@@ -631,6 +633,7 @@ fn no_change_without_heterogeneity() {
         alpha: 0.05,
         seed: 1,
         ranker: Ranker::TLearner,
+        model_depth: None,
         weights: None,
     };
     let (mut trees, mut runs) = (0u32, 0u32);

@@ -27,8 +27,11 @@ use std::path::{Path, PathBuf};
 
 const CARTS: &str = "120000";
 /// Carts per experiment in the runs by hand: larger, so the evidence rule
-/// can tell the tree from the best single arm in most experiments.
-const CARTS_BY_HAND: &str = "200000";
+/// can tell the tree from the best single arm in most experiments
+/// (`TARGETING_CARTS` overrides it, e.g. 200000 for the earlier figures).
+fn carts_by_hand() -> String {
+    std::env::var("TARGETING_CARTS").unwrap_or_else(|_| "400000".into())
+}
 /// Carts over which a flow is valued under the true model.
 const EVALUATE: &str = "200000";
 const EVALUATE_SEED: &str = "99";
@@ -251,7 +254,7 @@ fn across_seeds_the_learned_tree_reaches_97_percent_of_the_oracle() {
     let mut shares = Vec::new();
     let mut trees = 0;
     for seed in 1..=20u64 {
-        let learned = learn_with(dir.path(), &flow, seed, CARTS_BY_HAND);
+        let learned = learn_with(dir.path(), &flow, seed, &carts_by_hand());
         trees += usize::from(learned.recommend == "policy_tree");
         let (value, oracle, share) = share_of_oracle(&flow, &learned.next);
         eprintln!(
@@ -296,7 +299,7 @@ fn without_heterogeneity_the_rule_recommends_no_tree() {
     let n = 40u64;
     let mut trees = 0;
     for seed in 1..=n {
-        let learned = learn_with(dir.path(), &flow, 1000 + seed, CARTS_BY_HAND);
+        let learned = learn_with(dir.path(), &flow, 1000 + seed, &carts_by_hand());
         eprintln!("seed {}: {}", 1000 + seed, learned.recommend);
         trees += usize::from(learned.recommend == "policy_tree");
         let _ = std::fs::remove_file(&learned.carts);

@@ -193,7 +193,8 @@ pub fn carts_table(
 /// the holdout as control, the flow's arm weights as the randomization
 /// probabilities, today's arm the first treatment arm, no extra cost (the
 /// net contribution already carries it); 5 folds, depth 2, 32 cut points,
-/// 5% of units per leaf, seed 1, DR-learner ranking, 95% intervals.
+/// 5% of units per leaf, seed 1, T-learner ranking, outcome models of
+/// the default depth (3: the net contribution is money), 95% intervals.
 pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOptions {
     TableOptions {
         arm_col: "arm".into(),
@@ -214,7 +215,8 @@ pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOption
             .map(|a| a.name.clone()),
         alpha: 0.05,
         seed: 1,
-        ranker: Ranker::DrLearner,
+        ranker: Ranker::TLearner,
+        model_depth: None,
         weights: Some(
             config
                 .arms

@@ -38,6 +38,7 @@ use anyhow::{bail, Context, Result};
 use features::{Feature, Features};
 use outcome::OutcomeModel;
 use polars::prelude::*;
+use rayon::prelude::*;
 use tree::{PolicyTree, Problem, TreeOptions};
 use value::{aipw_scores, cross_validated_estimate, mean_estimate, stratified_folds, Estimate};
 
@@ -69,6 +70,9 @@ pub struct TableOptions {
     pub seed: u64,
     /// How units are ranked for the ranking diagnostics.
     pub ranker: Ranker,
+    /// Depth of every boosted tree of the outcome and effect models (1:
+    /// additive models of the covariates); None: [`outcome::default_depth`].
+    pub model_depth: Option<usize>,
     /// The design's arm weights (ARM, weight), when known: the
     /// randomization probabilities are these normalized; else each arm's
     /// share of the part being scored.
@@ -180,6 +184,8 @@ pub struct UpliftReport {
     pub depth: usize,
     pub min_leaf: usize,
     pub ranker: Ranker,
+    /// Depth of the outcome and effect models' trees.
+    pub model_depth: usize,
     pub train_units: usize,
     /// `held-out folds` or `test part`.
     pub reported_on: String,
@@ -239,6 +245,7 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
     let arm_text = text_column(df, &opts.arm_col, "--arm-col", source)?;
     let y = crate::lift::units::numeric_column(df, &opts.metric, source)?;
     let binary = y.iter().all(|&v| v == 0.0 || v == 1.0);
+    let model_depth = opts.model_depth.unwrap_or(outcome::default_depth(binary));
     let x = features::read_features(df, &opts.covariates, source)?;
 
     // Arms: the control first, then the others sorted.
@@ -342,15 +349,26 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
     let n = train.len();
     let fold = stratified_folds(&at, k_arms, opts.folds, opts.seed);
     let mut mu = vec![0.0; n * k_arms];
-    for f in 0..opts.folds {
-        let held: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
-        for a in 0..k_arms {
+    // One model per (fold, arm), fitted in parallel: each is independent of
+    // the others and single-threaded, so the result does not depend on the
+    // number of threads.
+    let jobs: Vec<(usize, usize)> = (0..opts.folds)
+        .flat_map(|f| (0..k_arms).map(move |a| (f, a)))
+        .collect();
+    let fitted: Vec<(usize, usize, Vec<usize>, Vec<f64>)> = jobs
+        .par_iter()
+        .map(|&(f, a)| -> Result<_> {
+            let held: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
             let fit_rows: Vec<usize> = (0..n).filter(|&i| fold[i] != f && at[i] == a).collect();
-            let model = OutcomeModel::fit(&xt, &yt, &fit_rows, binary)
+            let model = OutcomeModel::fit(&xt, &yt, &fit_rows, binary, model_depth)
                 .with_context(|| format!("arm {} fold {}", arms[a], f + 1))?;
-            for (&i, p) in held.iter().zip(model.predict(&xt, &held)) {
-                mu[i * k_arms + a] = p;
-            }
+            let predicted = model.predict(&xt, &held);
+            Ok((f, a, held, predicted))
+        })
+        .collect::<Result<_>>()?;
+    for (_, a, held, predicted) in fitted {
+        for (&i, p) in held.iter().zip(predicted) {
+            mu[i * k_arms + a] = p;
         }
     }
     let gamma = aipw_scores(&yt, &at, &mu, &propensity);
@@ -396,10 +414,16 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             // best single arm) learned on the other folds.
             let mut a_of = vec![0; n];
             let mut u_of = vec![0; n];
-            for f in 0..opts.folds {
-                let learn: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-                let (t, _) = tree::fit(&problem, &learn, &topts);
-                let u = best_single(&learn);
+            // The folds' trees are independent searches: in parallel.
+            let per_fold: Vec<(PolicyTree, usize)> = (0..opts.folds)
+                .into_par_iter()
+                .map(|f| {
+                    let learn: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+                    let (t, _) = tree::fit(&problem, &learn, &topts);
+                    (t, best_single(&learn))
+                })
+                .collect();
+            for (f, (t, u)) in per_fold.into_iter().enumerate() {
                 for i in (0..n).filter(|&i| fold[i] == f) {
                     a_of[i] = t.assign(|c| xt.get(i, c));
                     u_of[i] = u;
@@ -422,11 +446,17 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
             let m = test.len();
             let mut mu_t = vec![0.0; m * k_arms];
             let every: Vec<usize> = (0..m).collect();
-            for a in 0..k_arms {
-                let fit_rows: Vec<usize> = (0..n).filter(|&i| at[i] == a).collect();
-                let model = OutcomeModel::fit(&xt, &yt, &fit_rows, binary)
-                    .with_context(|| format!("arm {}", arms[a]))?;
-                for (i, p) in model.predict(&xs, &every).into_iter().enumerate() {
+            let fitted: Vec<Vec<f64>> = (0..k_arms)
+                .into_par_iter()
+                .map(|a| -> Result<_> {
+                    let fit_rows: Vec<usize> = (0..n).filter(|&i| at[i] == a).collect();
+                    let model = OutcomeModel::fit(&xt, &yt, &fit_rows, binary, model_depth)
+                        .with_context(|| format!("arm {}", arms[a]))?;
+                    Ok(model.predict(&xs, &every))
+                })
+                .collect::<Result<_>>()?;
+            for (a, predicted) in fitted.into_iter().enumerate() {
+                for (i, p) in predicted.into_iter().enumerate() {
                     mu_t[i * k_arms + a] = p;
                 }
             }
@@ -521,16 +551,33 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
                     .map(|i| gamma[i * k_arms + a] - gamma[i * k_arms])
                     .collect();
                 let effect = |fit_rows: &[usize]| {
-                    OutcomeModel::fit_with(&xt, &d, fit_rows, false, &outcome::EFFECT)
-                        .with_context(|| format!("effect model of arm {}", arms[a]))
+                    OutcomeModel::fit_with(
+                        &xt,
+                        &d,
+                        fit_rows,
+                        false,
+                        &outcome::Boosting {
+                            max_depth: model_depth,
+                            ..outcome::EFFECT
+                        },
+                    )
+                    .with_context(|| format!("effect model of arm {}", arms[a]))
                 };
                 match &test {
                     None => {
                         let mut tau = vec![0.0; n];
-                        for f in 0..opts.folds {
-                            let fit_rows: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-                            let held: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
-                            for (&i, p) in held.iter().zip(effect(&fit_rows)?.predict(&xt, &held)) {
+                        let per_fold: Vec<(Vec<usize>, Vec<f64>)> = (0..opts.folds)
+                            .into_par_iter()
+                            .map(|f| -> Result<_> {
+                                let fit_rows: Vec<usize> =
+                                    (0..n).filter(|&i| fold[i] != f).collect();
+                                let held: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
+                                let predicted = effect(&fit_rows)?.predict(&xt, &held);
+                                Ok((held, predicted))
+                            })
+                            .collect::<Result<_>>()?;
+                        for (held, predicted) in per_fold {
+                            for (&i, p) in held.iter().zip(predicted) {
                                 tau[i] = p;
                             }
                         }
@@ -629,6 +676,7 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
         depth: opts.depth,
         min_leaf,
         ranker: opts.ranker,
+        model_depth,
         train_units: n,
         reported_on,
         report_units: m,

@@ -110,7 +110,7 @@ pub fn render(r: &UpliftReport) -> String {
     for k in &r.rankings {
         let _ = writeln!(
             s,
-            "ranking of `{}` vs `{}` ({} units, {}): qini_auc {}, uplift_auc {}, uplift@30% by_group {}, overall {}",
+            "ranking of `{}` vs `{}` ({} units, {}, trees of depth {}): qini_auc {}, uplift_auc {}, uplift@30% by_group {}, overall {}",
             encode::terminal(&k.arm),
             encode::terminal(&r.control),
             k.units,
@@ -118,6 +118,7 @@ pub fn render(r: &UpliftReport) -> String {
                 super::Ranker::TLearner => "t-learner",
                 super::Ranker::DrLearner => "dr-learner",
             },
+            r.model_depth,
             opt(k.qini_auc),
             opt(k.uplift_auc),
             opt(k.uplift_at_30_by_group),
