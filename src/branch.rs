@@ -275,9 +275,11 @@ impl When {
         ]
     }
 
-    /// Every bound finite; `above < at_most`; `in`/`not_in` not both, not
-    /// empty, printable. `at` names the table in errors.
-    pub fn validate(&self, at: &str) -> Result<()> {
+    /// What a flow file can hold, whether or not any entry can meet it:
+    /// every bound finite and at most [`crate::validate::MAX_AMOUNT`], every
+    /// listed value printable, bounded and without surrounding spaces. `at`
+    /// names the table in errors.
+    pub fn check_values(&self, at: &str) -> Result<()> {
         for (name, r) in self.ranges() {
             let Some(r) = r else { continue };
             for (end, v) in [("above", r.above), ("at_most", r.at_most)] {
@@ -288,6 +290,23 @@ impl When {
                     );
                 }
             }
+        }
+        for (name, c) in self.categories() {
+            let Some(c) = c else { continue };
+            for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
+                category_value(&format!("{at}.when.{name}"), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`When::check_values`], and some entry can meet the condition:
+    /// `above < at_most` within what the field can hold; `in`/`not_in` not
+    /// both, not empty. `at` names the table in errors.
+    pub fn validate(&self, at: &str) -> Result<()> {
+        self.check_values(at)?;
+        for (name, r) in self.ranges() {
+            let Some(r) = r else { continue };
             if let (Some(a), Some(b)) = (r.above, r.at_most) {
                 if a >= b {
                     bail!("field `{at}.when.{name}`: `above` ({a}) must be below `at_most` ({b}); no entry could match");
@@ -339,9 +358,6 @@ impl When {
                 }
                 _ => {}
             }
-            for v in c.is_in.iter().chain(c.not_in.iter()).flatten() {
-                crate::validate::config_text(&format!("{at}.when.{name}"), v)?;
-            }
         }
         Ok(())
     }
@@ -371,6 +387,21 @@ impl When {
             parts.join(", ")
         }
     }
+}
+
+/// A value of a text field as a condition may list it: printable and
+/// bounded ([`crate::validate::config_text`]), not empty and without
+/// leading or trailing spaces (the event readers trim cells, and read an
+/// empty one as absent, so no entry could carry such a value).
+pub fn category_value(field: &str, v: &str) -> Result<()> {
+    crate::validate::config_text(field, v)?;
+    if v.is_empty() {
+        bail!("field `{field}`: an empty value; entries without one read as `unknown`");
+    }
+    if v.trim() != v {
+        bail!("field `{field}`: `{v}` has leading or trailing spaces, which the event readers trim away");
+    }
+    Ok(())
 }
 
 fn describe_range(name: &str, r: &Range) -> String {
@@ -547,6 +578,15 @@ mod tests {
                 "no entry can match",
             ),
             ("capture_channel = { in = [] }", "capture_channel.in"),
+            ("capture_channel = { in = [''] }", "an empty value"),
+            (
+                "capture_channel = { not_in = ['web '] }",
+                "leading or trailing spaces",
+            ),
+            (
+                "customer_status = { in = [' new'] }",
+                "leading or trailing spaces",
+            ),
         ] {
             let w: When = toml::from_str(text).unwrap();
             let err = w.validate("b").unwrap_err().to_string();

@@ -451,6 +451,7 @@ impl ReadArgs {
             customer_key: self.customer_key,
             klaviyo_steps: None,
             chunk: None,
+            shown_as: BTreeMap::new(),
         }
     }
 }
@@ -814,6 +815,16 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         .expect("clap requires --out without --evaluate");
     simulate::check(&config).with_context(|| format!("flow config {}", a.flow.display()))?;
     use cartlift::simulate::render::{self, SimFormat};
+    if matches!(a.format, SimFormat::Shopify | SimFormat::Klaviyo) {
+        let p = cartlift::simulate::params::SimParams::from_table(config.simulation.as_ref())?;
+        if !p.capture_channels.is_empty() {
+            bail!(
+                "--format {}: its cart events have no field for the channel a cart was captured on, which `[simulation] capture_channels` in {} sets; use --format canonical, segment or ga4",
+                if a.format == SimFormat::Shopify { "shopify" } else { "klaviyo" },
+                a.flow.display()
+            );
+        }
+    }
     if a.format == SimFormat::Canonical {
         // Streamed: sorted runs on temporary files, merged into the writer.
         let mut w = events::store::EventWriter::create(out)?

@@ -418,3 +418,77 @@ steps = [
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--current holdout"));
 }
+
+/// A carts table's history columns with values no store could know (not a
+/// number, infinite, negative) stop the learned policy with the customer
+/// named, rather than reading as "no earlier order"; an empty day count
+/// still reads as none.
+#[test]
+fn impossible_history_values_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = test_flow("targeting.toml");
+    let events = dir.path().join("events.parquet");
+    let carts = dir.path().join("carts.parquet");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&flow),
+        "--carts",
+        "3000",
+        "--seed",
+        "4",
+        "--out",
+        s(&events),
+    ]);
+    run(&["paths", s(&events), "--flow", s(&flow), "--out", s(&carts)]);
+    let df = read_parquet(&carts);
+    let first = df
+        .column("customer_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    for (column, bad, expected) in [
+        ("days_since_first_order", f64::NAN, "NaN"),
+        ("days_since_last_order", f64::NEG_INFINITY, "-inf"),
+        ("prior_discounted_orders", -3.0, "-3"),
+    ] {
+        let mut edited = df.clone();
+        let values: Vec<Option<f64>> = edited
+            .column(column)
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if i == 0 { Some(bad) } else { v })
+            .collect();
+        edited
+            .with_column(Column::new(column.into(), values))
+            .unwrap();
+        let path = dir.path().join(format!("edited_{column}.parquet"));
+        let mut f = std::fs::File::create(&path).unwrap();
+        ParquetWriter::new(&mut f).finish(&mut edited).unwrap();
+        let out = bin()
+            .args([
+                "policy",
+                s(&path),
+                "--flow",
+                s(&flow),
+                "--covariates",
+                "all",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{column}: {err}");
+        assert!(
+            err.contains(column) && err.contains(expected) && err.contains(&first),
+            "{column}: {err}"
+        );
+    }
+}

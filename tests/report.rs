@@ -238,6 +238,22 @@ fn demo_stamps_the_flow_file_as_written() {
     assert_eq!(stamp["flow_sha256"], sha256(&flow));
     assert!(out.join("index.html").exists());
 
+    // Files are named as the user sees them, never by the staging folder
+    // the report was built in (renamed away at the end).
+    for file in [
+        "summary.json",
+        "index.html",
+        "data/quarantine.csv",
+        "targeting/summary.json",
+        "targeting/data/quarantine.csv",
+    ] {
+        let text = std::fs::read_to_string(out.join(file)).expect(file);
+        assert!(
+            !text.contains("cartlift-staging"),
+            "{file} names the staging folder"
+        );
+    }
+
     // The second sample: a targeting experiment the demo simulates, whose
     // learned policy becomes a branched next flow that the simulator runs.
     let targeting = out.join("targeting");

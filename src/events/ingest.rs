@@ -62,6 +62,10 @@ pub struct IngestOptions {
     /// spilled to a temporary file; `None`: [`spill::CHUNK_ENV`] or
     /// [`spill::DEFAULT_CHUNK`]. The output does not depend on it.
     pub chunk: Option<usize>,
+    /// How the report and the quarantine name an input file, when not as
+    /// its path (`demo` reads files it wrote into a staging folder that is
+    /// renamed afterwards).
+    pub shown_as: BTreeMap<PathBuf, String>,
 }
 
 /// Counts of one ingest run. `read == accepted + quarantined` always.
@@ -564,7 +568,12 @@ impl State<'_> {
             format
         };
         let file_metric = klaviyo::metric_of_file(path);
-        let shown = path.display().to_string();
+        let shown = self
+            .opts
+            .shown_as
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| path.display().to_string());
         let file_index = self.report.files.len();
         self.report.files.push(FileReport {
             path: shown.clone(),

@@ -171,7 +171,8 @@ pub struct Job<'a> {
     /// `recommended_flow.toml` verbatim. Until a policy is computed the
     /// input config is written there unchanged.
     pub recommended_flow: Option<String>,
-    /// How the stamp names each input (default: the path as given).
+    /// How the stamp, the ingest report and the quarantine name each input
+    /// (default: the path as given).
     pub input_names: Option<Vec<String>>,
     /// Raw entry ids (customer ids) as audit examples in the shared files,
     /// instead of rows of the carts table.
@@ -218,7 +219,7 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     let data = out.join(DATA_DIR);
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     write_text(&data.join("README.txt"), DATA_README)?;
-    let (table, ingest_report) = stage("ingest", || ingest_events(job.inputs, &data, job.config))?;
+    let (table, ingest_report) = stage("ingest", || ingest_events(job, &data))?;
     let mut tables = stage("reconstruct flow entries", || {
         flow::reconstruct(&table, job.config)
     })?;
@@ -355,16 +356,22 @@ fn dashboard_view(
 }
 
 /// Ingests every input, quarantining bad rows into `data/quarantine.csv`.
-fn ingest_events(
-    inputs: &[PathBuf],
-    out: &Path,
-    config: &FlowConfig,
-) -> Result<(EventTable, IngestReport)> {
+fn ingest_events(job: &Job, out: &Path) -> Result<(EventTable, IngestReport)> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
     let opts = IngestOptions {
-        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
+        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(job.config)),
+        shown_as: match &job.input_names {
+            Some(names) => job
+                .inputs
+                .iter()
+                .cloned()
+                .zip(names.iter().cloned())
+                .collect(),
+            None => Default::default(),
+        },
         ..IngestOptions::default()
     };
+    let inputs = job.inputs;
     let mut table = EventTable::default();
     let report = ingest::ingest_into(inputs, &opts, &mut quarantine, &mut table)?;
     quarantine.finish()?;

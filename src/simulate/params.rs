@@ -266,7 +266,7 @@ impl SimParams {
         }
         if !self.capture_channels.is_empty() {
             for (name, share) in &self.capture_channels {
-                crate::validate::config_text("simulation.capture_channels", name)?;
+                crate::branch::category_value("simulation.capture_channels", name)?;
                 if !(share.is_finite() && *share >= 0.0) {
                     bail!("field `simulation.capture_channels.{name}`: expected a share of at least 0, got {share}");
                 }

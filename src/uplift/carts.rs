@@ -154,23 +154,40 @@ pub fn carts_table(
         vec![0.0; rows.height()]
     };
     let has = |col: &str| rows.column(col).is_ok();
-    let days = |name: &str| -> Result<Vec<f64>> {
-        Ok(rows
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
+    // Days and counts of the customer's history: a foreign or edited table
+    // with a value no store could know (negative, not a number) stops with
+    // the customer named; only an empty day count means "no order".
+    let ids = rows.column(c::CUSTOMER_ID)?.cast(&DataType::String)?;
+    let ids = ids.str()?.clone();
+    let history = |name: &str, days: bool| -> Result<Vec<f64>> {
+        let col = rows.column(name)?.cast(&DataType::Float64)?;
+        col.f64()?
             .iter()
-            .map(|v| v.filter(|d| d.is_finite()).unwrap_or(NO_ORDER_DAYS))
-            .collect())
+            .enumerate()
+            .map(|(i, v)| match v {
+                None if days => Ok(NO_ORDER_DAYS),
+                None => Ok(0.0),
+                Some(d) if d.is_finite() && d >= 0.0 => Ok(d),
+                Some(d) => bail!(
+                    "the carts table's `{name}` is {d} for customer `{}`; expected {}",
+                    crate::output::encode::terminal(ids.get(i).unwrap_or("")),
+                    if days {
+                        "a number of days of at least 0, or empty when the customer had no earlier order"
+                    } else {
+                        "a count of orders of at least 0"
+                    }
+                ),
+            })
+            .collect()
     };
     let mut later = Vec::new();
     for col in LATER_COLUMNS.into_iter().filter(|col| has(col)) {
         let values = match col {
             c::DAYS_SINCE_LAST_ORDER | c::DAYS_SINCE_FIRST_ORDER => {
-                Column::new(col.into(), days(col)?)
+                Column::new(col.into(), history(col, true)?)
             }
             c::CAPTURE_CHANNEL => Column::new(col.into(), text(col)?),
-            _ => Column::new(col.into(), f64s(col)?),
+            _ => Column::new(col.into(), history(col, false)?),
         };
         later.push(values);
     }
@@ -231,7 +248,24 @@ pub fn flow_options(config: &FlowConfig, covariates: Vec<String>) -> TableOption
 /// covariate (for the report).
 pub fn learned_policy(carts: &DataFrame, config: &FlowConfig) -> Result<super::UpliftReport> {
     crate::policy::check_message_costs(config)?;
-    let covariates: Vec<String> = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
-    let (table, _) = carts_table(carts, config, &covariates)?;
+    let all: Vec<String> = CART_COVARIATES.iter().map(|s| s.to_string()).collect();
+    let (table, _) = carts_table(carts, config, &all)?;
+    // A text covariate with more values than a split can list (e.g. a
+    // store's hundred capture channels) is left out, not the whole policy.
+    let mut covariates = Vec::new();
+    for name in all {
+        let col = table.column(&name)?;
+        if col.dtype() == &DataType::String {
+            let n = col.n_unique()?;
+            if n > super::features::MAX_CATEGORIES {
+                eprintln!(
+                    "warning: learned policy: covariate `{name}` left out: {n} distinct values (at most {})",
+                    super::features::MAX_CATEGORIES
+                );
+                continue;
+            }
+        }
+        covariates.push(name);
+    }
     super::run_table(&table, "the carts", &flow_options(config, covariates))
 }

@@ -242,6 +242,14 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
     if opts.covariates.is_empty() {
         bail!("--covariates: expected at least one column");
     }
+    for (i, c) in opts.covariates.iter().enumerate() {
+        if opts.covariates[..i].contains(c) {
+            bail!(
+                "--covariates: `{}` is named twice; expected each column once",
+                crate::output::encode::terminal(c)
+            );
+        }
+    }
     let arm_text = text_column(df, &opts.arm_col, "--arm-col", source)?;
     let y = crate::lift::units::numeric_column(df, &opts.metric, source)?;
     let binary = y.iter().all(|&v| v == 0.0 || v == 1.0);

@@ -75,6 +75,16 @@ pub fn tree_flow(
             // arm's branches within the leaf's condition, then its own steps.
             let mut branches = Vec::new();
             for (when, arm) in leaf_list {
+                // A value a flow file cannot hold (a category from a table
+                // `paths` did not write) stops here rather than dropping
+                // the leaf's entries.
+                when.check_values("the policy tree's leaf")
+                    .with_context(|| {
+                        format!(
+                            "the leaf `{}` (arm `{arm}`) cannot be written as a flow branch",
+                            when.describe()
+                        )
+                    })?;
                 // A path no entry can follow is left out (the tree's leaves
                 // all hold units, so this only guards against a bug).
                 if when.validate("").is_err() {
