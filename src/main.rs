@@ -144,11 +144,11 @@ struct PolicyTableArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Table mode: the predicted uplift the ranking diagnostics sort by.
-    #[arg(long, value_enum, default_value = "t-learner")]
+    #[arg(long, value_enum, default_value = "t-learner", requires = "covariates")]
     ranker: cartlift::uplift::Ranker,
     /// Depth of the boosted trees of the outcome and effect models (1 to 6;
     /// 1: additive in the covariates). Default: 1 for a 0/1 metric, else 3.
-    #[arg(long, value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u8).range(1..=6), usize::from)))]
+    #[arg(long, requires = "covariates", value_parser = clap::builder::ValueParser::new(clap::builder::TypedValueParser::map(clap::value_parser!(u8).range(1..=6), usize::from)))]
     model_depth: Option<usize>,
     /// Table mode: the design's split, ARM=W,... (default: the arms' shares in the table).
     #[arg(long, requires = "units", value_parser = parse_weights)]
