@@ -827,12 +827,8 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
     }
     if a.format == SimFormat::Canonical {
         // Streamed: sorted runs on temporary files, merged into the writer.
-        let mut w = events::store::EventWriter::create(out)?
-            .with_row_groups(events::store::RowGroups::Fixed);
-        let truth = stage("simulate and write events", || -> Result<_> {
-            let truth = simulate::stream(&config, a.carts, a.seed, &mut w)?;
-            w.commit()?;
-            Ok(truth)
+        let truth = stage("simulate and write events", || {
+            simulate::write_canonical(&config, a.carts, a.seed, out)
         })?;
         return finish_simulate(&a, out, &truth);
     }

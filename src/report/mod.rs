@@ -449,45 +449,50 @@ fn policy_of(
 /// file go into the folder beside the report.
 pub fn demo(out: &Path) -> Result<Demo> {
     let dir = crate::output::ReportDir::create("--out", out)?;
-    let flow_path = dir.path().join("flow.toml");
-    let events_path = dir.path().join("events.csv");
-    write_text(&flow_path, SAMPLE_FLOW)?;
-    write_text(&events_path, SAMPLE_EVENTS)?;
-    let config = FlowConfig::parse(SAMPLE_FLOW)?;
-    let inputs = [events_path];
-    let job = Job {
-        config_text: Some(SAMPLE_FLOW),
-        input_names: Some(vec![out.join("events.csv").display().to_string()]),
-        ..Job::new(&inputs, &config)
-    };
-    let summary = write_job(&job, dir.path())?;
-
+    let summary = sample_report(dir.path(), out, SAMPLE_FLOW, "events.csv", |path, _| {
+        write_text(path, SAMPLE_EVENTS)
+    })?;
     // The second sample: a randomized incentive test large enough to learn
     // a targeting policy from, simulated into its own report folder.
     let sub = dir.path().join(TARGETING_DIR);
     std::fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
-    write_text(&sub.join("flow.toml"), TARGETING_FLOW)?;
-    let config = FlowConfig::parse(TARGETING_FLOW)?;
-    let events_path = sub.join("events.parquet");
-    crate::progress::stage("simulate the targeting experiment", || -> Result<()> {
-        let mut w = crate::events::store::EventWriter::create(&events_path)?
-            .with_row_groups(crate::events::store::RowGroups::Fixed);
-        crate::simulate::stream(&config, TARGETING_CARTS, TARGETING_SEED, &mut w)?;
-        w.commit()
-    })?;
-    let inputs = [events_path];
-    let job = Job {
-        config_text: Some(TARGETING_FLOW),
-        input_names: Some(vec![out
-            .join(TARGETING_DIR)
-            .join("events.parquet")
-            .display()
-            .to_string()]),
-        ..Job::new(&inputs, &config)
-    };
-    let targeting = write_job(&job, &sub)?;
+    let targeting = sample_report(
+        &sub,
+        &out.join(TARGETING_DIR),
+        TARGETING_FLOW,
+        "events.parquet",
+        |path, config| {
+            crate::progress::stage("simulate the targeting experiment", || {
+                crate::simulate::write_canonical(config, TARGETING_CARTS, TARGETING_SEED, path)
+            })
+            .map(|_| ())
+        },
+    )?;
     dir.commit()?;
     Ok(Demo { summary, targeting })
+}
+
+/// One of the demo's samples reported into `folder` (shown to the user as
+/// `shown`): its flow file, its events (written by `write_events` into
+/// `events`), and the report on them.
+fn sample_report(
+    folder: &Path,
+    shown: &Path,
+    flow_text: &'static str,
+    events: &str,
+    write_events: impl FnOnce(&Path, &FlowConfig) -> Result<()>,
+) -> Result<Summary> {
+    write_text(&folder.join("flow.toml"), flow_text)?;
+    let config = FlowConfig::parse(flow_text)?;
+    let events_path = folder.join(events);
+    write_events(&events_path, &config)?;
+    let inputs = [events_path];
+    let job = Job {
+        config_text: Some(flow_text),
+        input_names: Some(vec![shown.join(events).display().to_string()]),
+        ..Job::new(&inputs, &config)
+    };
+    write_job(&job, folder)
 }
 
 /// What `demo` computed: the bundled sample's report and the targeting

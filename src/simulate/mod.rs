@@ -223,6 +223,21 @@ pub fn stream(
     stream_in_batches(config, carts, seed, sink, DEFAULT_BATCH)
 }
 
+/// [`stream`] into a canonical event file (Parquet, CSV or NDJSON by
+/// extension, fixed row groups), written whole or not at all.
+pub fn write_canonical(
+    config: &FlowConfig,
+    carts: usize,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<Truth> {
+    let mut w = crate::events::store::EventWriter::create(out)?
+        .with_row_groups(crate::events::store::RowGroups::Fixed);
+    let truth = stream(config, carts, seed, &mut w)?;
+    w.commit()?;
+    Ok(truth)
+}
+
 /// [`stream`] with `batch` customers per sorted run (tests force many runs).
 fn stream_in_batches(
     config: &FlowConfig,
