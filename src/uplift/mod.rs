@@ -545,6 +545,7 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
         current,
         best_single(&all_rows),
         &tree,
+        opts.alpha,
     );
 
     // Predicted uplift of each treatment arm for the reporting units.
@@ -702,6 +703,23 @@ pub fn run_table(df: &DataFrame, source: &str, opts: &TableOptions) -> Result<Up
 /// The evidence rule: the tree only if its gain over the best single arm
 /// and over today's arm both have a lower bound above zero; else the best
 /// single arm if its gain over today's has; else keep today's arm.
+///
+/// The rule has two ways to a change (the tree; one arm for everyone), so
+/// each is tested at one-sided `alpha / 4` (Bonferroni over the two; the
+/// tree's two bounds form an intersection–union test, which needs no
+/// correction: Berger 1982): the lower bound is `estimate − z · SE` with
+/// `z` the standard normal's `1 − alpha/4` quantile (2.241 at `alpha` =
+/// 0.05), the lower end of a two-sided `1 − alpha/2` interval. When no
+/// change helps, the rule recommends one in at most `alpha / 2` of
+/// experiments.
+pub fn rule_lower_bound(v: &Estimate, alpha: f64) -> f64 {
+    let z = -statrs::distribution::ContinuousCDF::inverse_cdf(
+        &statrs::distribution::Normal::standard(),
+        alpha / 4.0,
+    );
+    v.estimate - z * v.standard_error
+}
+
 fn decide(
     gains: &[Valued],
     single_vs_current: &Valued,
@@ -709,8 +727,13 @@ fn decide(
     current: usize,
     best_single: usize,
     tree: &PolicyTree,
+    alpha: f64,
 ) -> Decision {
-    let lb = |v: &Valued| v.value.ci.lower;
+    let lb = |v: &Valued| rule_lower_bound(&v.value, alpha);
+    let level = format!(
+        "; bounds at one-sided {}%, alpha/4 for each of the two ways to a change",
+        alpha / 4.0 * 100.0
+    );
     let (over_single, over_current) = (&gains[1], &gains[2]);
     if tree.depth() > 0 && lb(over_single) > 0.0 && lb(over_current) > 0.0 {
         return Decision {
@@ -719,7 +742,7 @@ fn decide(
                 "the tree's gain over the best single arm has lower bound {:.6} > 0 and over today's arm {:.6} > 0",
                 lb(over_single),
                 lb(over_current)
-            ),
+            ) + &level,
         };
     }
     if best_single != current && lb(single_vs_current) > 0.0 {
@@ -731,7 +754,7 @@ fn decide(
                 arms[best_single],
                 arms[current],
                 lb(single_vs_current)
-            ),
+            ) + &level,
         };
     }
     let tree_part = if tree.depth() == 0 {
@@ -760,7 +783,7 @@ fn decide(
     Decision {
         recommend: format!("keep:{}", arms[current]),
         reason: format!(
-            "no candidate clears the rule against today's `{}`: {tree_part}; {single_part}",
+            "no candidate clears the rule against today's `{}`: {tree_part}; {single_part}{level}",
             arms[current]
         ),
     }
