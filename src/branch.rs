@@ -262,6 +262,55 @@ impl When {
             && self.categories().iter().all(|(_, c)| c.is_none())
     }
 
+    /// Whether every entry that satisfies `self` also satisfies `other`
+    /// (so a branch on `self` after one on `other` is never taken). Exact
+    /// for ranges over real values and for value lists; conservative (may
+    /// answer `false`) where only whole numbers occur between two bounds.
+    pub fn covered_by(&self, other: &When) -> bool {
+        let ranges = self.ranges().into_iter().zip(other.ranges());
+        let ranges_ok = ranges.into_iter().all(|((_, mine), (_, theirs))| {
+            let Some(theirs) = theirs else { return true };
+            // Without a range of its own, `self` also admits unknown values,
+            // which no range admits.
+            let Some(mine) = mine else { return false };
+            let lower = match (theirs.above, mine.above) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(t), Some(m)) => t <= m,
+            };
+            let upper = match (theirs.at_most, mine.at_most) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(t), Some(m)) => m <= t,
+            };
+            lower && upper
+        });
+        let lists = self.categories().into_iter().zip(other.categories());
+        let lists_ok = lists.into_iter().all(|((_, mine), (_, theirs))| {
+            let Some(theirs) = theirs else { return true };
+            let allowed_by_them = |v: &str| theirs.holds(v);
+            match mine.as_ref().and_then(|m| m.is_in.as_ref()) {
+                Some(list) => {
+                    let excluded = mine.as_ref().and_then(|m| m.not_in.as_ref());
+                    list.iter()
+                        .filter(|v| excluded.is_none_or(|n| !n.contains(v)))
+                        .all(|v| allowed_by_them(v))
+                }
+                // `self` admits every value outside a finite list (or all):
+                // covered only if `other` excludes nothing `self` admits.
+                None => {
+                    let mine_out: &[String] = mine
+                        .as_ref()
+                        .and_then(|m| m.not_in.as_deref())
+                        .unwrap_or(&[]);
+                    theirs.is_in.is_none()
+                        && theirs.not_in.iter().flatten().all(|v| mine_out.contains(v))
+                }
+            }
+        });
+        ranges_ok && lists_ok
+    }
+
     fn ranges(&self) -> [(&'static str, &Option<Range>); 8] {
         [
             ("cart_value", &self.cart_value),
@@ -445,6 +494,43 @@ mod tests {
             days_since_first_order: days,
             capture_channel: "web",
         }
+    }
+
+    #[test]
+    fn a_condition_covered_by_another_is_found() {
+        let w = |t: &str| -> When { toml::from_str(t).unwrap() };
+        let wide = w("cart_value = { above = 50 }\ncustomer_status = { not_in = ['loyalty'] }");
+        assert!(
+            w("cart_value = { above = 60, at_most = 90 }\ncustomer_status = { in = ['new'] }")
+                .covered_by(&wide)
+        );
+        assert!(wide.covered_by(&wide), "a duplicate");
+        assert!(w(
+            "cart_value = { above = 50 }\ncustomer_status = { not_in = ['loyalty', 'new'] }"
+        )
+        .covered_by(&wide));
+        assert!(w("prior_orders = { above = 1 }").covered_by(&When::default()));
+        // Not covered: a wider range, unknown values, an unlisted status.
+        assert!(
+            !w("cart_value = { above = 40 }\ncustomer_status = { in = ['new'] }").covered_by(&wide)
+        );
+        assert!(
+            !w("customer_status = { in = ['new'] }").covered_by(&wide),
+            "no cart value"
+        );
+        assert!(
+            !w("cart_value = { above = 60 }\ncustomer_status = { in = ['loyalty'] }")
+                .covered_by(&wide)
+        );
+        assert!(
+            !w("cart_value = { above = 60 }").covered_by(&wide),
+            "any status"
+        );
+        assert!(!When::default().covered_by(&wide));
+        assert!(
+            !w("cart_value = { above = 60 }\ncustomer_status = { not_in = ['new'] }")
+                .covered_by(&wide)
+        );
     }
 
     #[test]

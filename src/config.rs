@@ -491,6 +491,24 @@ impl FlowConfig {
                     arm.branches.len() - b - 1
                 );
             }
+            if let Some((a, earlier)) = arm.branches[..b]
+                .iter()
+                .enumerate()
+                .find(|(_, e)| branch.when.covered_by(&e.when))
+            {
+                let label = |x: &crate::branch::Branch| {
+                    x.name
+                        .as_ref()
+                        .map(|n| format!(" (`{n}`)"))
+                        .unwrap_or_default()
+                };
+                bail!(
+                    "field `{at}.when` (arm `{}`): branch {b}{} is never taken: every entry it holds for, the earlier `arms[{i}].branches[{a}]`{} takes first; narrow or remove it, or move it before that one",
+                    arm.name,
+                    label(branch),
+                    label(earlier)
+                );
+            }
             self.validate_steps(&at, &arm.name, &branch.steps)?;
         }
         Ok(())
@@ -587,6 +605,26 @@ pub(crate) mod tests {
         assert_eq!(c.holdout().weight, 0.1);
         let again = FlowConfig::parse(&c.to_toml().unwrap()).unwrap();
         assert_eq!(c, again);
+    }
+
+    #[test]
+    fn a_branch_an_earlier_one_covers_is_refused() {
+        let branches = |second: &str| {
+            format!(
+                "{SAMPLE}\n[[arms.branches]]\nname = \"big\"\n[arms.branches.when.cart_value]\nabove = 50\n\
+                 [[arms.branches]]\nname = \"bigger\"\n{second}"
+            )
+        };
+        let covered = branches("[arms.branches.when.cart_value]\nabove = 80\n");
+        let e = format!("{:#}", FlowConfig::parse(&covered).unwrap_err());
+        assert!(
+            e.contains("branches[1]")
+                && e.contains("(`bigger`) is never taken")
+                && e.contains("branches[0]`"),
+            "{e}"
+        );
+        let disjoint = branches("[arms.branches.when.cart_value]\nat_most = 20\n");
+        FlowConfig::parse(&disjoint).unwrap();
     }
 
     #[test]

@@ -193,6 +193,11 @@ impl Default for SimParams {
 
 impl SimParams {
     pub fn from_table(table: Option<&toml::Table>) -> Result<SimParams> {
+        if let Some(toml::Value::Table(shares)) = table.and_then(|t| t.get("capture_channels")) {
+            if shares.is_empty() {
+                bail!("field `simulation.capture_channels`: expected at least one channel and its share, e.g. {{ web = 0.6, app = 0.4 }}; leave the field out for carts captured on no named channel");
+            }
+        }
         let p: SimParams = match table {
             Some(t) => t
                 .clone()
@@ -346,5 +351,26 @@ impl SimParams {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_channel_table_is_refused_and_an_absent_one_is_not() {
+        let table = |s: &str| -> toml::Table { toml::from_str(s).unwrap() };
+        let err = SimParams::from_table(Some(&table("capture_channels = {}")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("simulation.capture_channels") && err.contains("at least one"),
+            "{err}"
+        );
+        assert!(SimParams::from_table(Some(&table("repeat_share = 0.3"))).is_ok());
+        let p = SimParams::from_table(Some(&table("capture_channels = { web = 0.5, app = 0.5 }")))
+            .unwrap();
+        assert_eq!(p.capture_channels.len(), 2);
     }
 }

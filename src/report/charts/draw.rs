@@ -80,11 +80,44 @@ pub fn text_width(s: &str, size: u32) -> i32 {
     (s.chars().count() as f64 * size as f64 / 1.24 * 0.56) as i32
 }
 
+/// `s` shortened to at most `width` pixels at `size`: whole when it fits,
+/// else its first characters and "…" (names from the data, such as arm or
+/// channel names, can be any length; the JSON keeps them whole).
+pub fn elide(s: &str, size: u32, width: i32) -> String {
+    if text_width(s, size) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        let mut next = out.clone();
+        next.push(c);
+        if text_width(&next, size) + text_width("…", size) > width {
+            break;
+        }
+        out = next;
+    }
+    out.push('…');
+    out
+}
+
 /// `s` broken into lines of at most `width` pixels at `size`, at spaces.
+/// A word wider than `width` (a long name from the data) is broken inside.
 pub fn wrap(s: &str, size: u32, width: i32) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
+    let mut words: Vec<String> = Vec::new();
     for word in s.split(' ') {
+        let mut piece = String::new();
+        for c in word.chars() {
+            piece.push(c);
+            if text_width(&piece, size) > width && piece.chars().count() > 1 {
+                let last = piece.pop().expect("a character");
+                words.push(std::mem::replace(&mut piece, last.to_string()));
+            }
+        }
+        words.push(piece);
+    }
+    for word in words.iter().map(String::as_str) {
         let candidate = if line.is_empty() {
             word.to_string()
         } else {
@@ -144,7 +177,8 @@ pub fn legend(area: &Area, layout: Layout, items: &[Key], at: (i32, i32)) -> Res
     let right = layout.width() as i32 - 10;
     let (mut x, mut y) = at;
     for key in items {
-        let w = 24 + text_width(&key.label, SMALL) + 22;
+        let label = elide(&key.label, SMALL, right - at.0 - 46);
+        let w = 24 + text_width(&label, SMALL) + 22;
         if x + w > right && x > at.0 {
             x = at.0;
             y += 26;
@@ -165,7 +199,7 @@ pub fn legend(area: &Area, layout: Layout, items: &[Key], at: (i32, i32)) -> Res
         }
         text(
             area,
-            &key.label,
+            &label,
             (x + 22, y),
             style(SMALL, INK, HPos::Left, VPos::Center),
         )?;
@@ -180,7 +214,8 @@ pub fn legend_height(layout: Layout, items: &[Key], x0: i32) -> i32 {
     let mut x = x0;
     let mut rows = 1;
     for key in items {
-        let w = 24 + text_width(&key.label, SMALL) + 22;
+        let label = elide(&key.label, SMALL, right - x0 - 46);
+        let w = 24 + text_width(&label, SMALL) + 22;
         if x + w > right && x > x0 {
             x = x0;
             rows += 1;
@@ -242,5 +277,25 @@ mod tests {
         assert!(lines.len() > 1);
         assert_eq!(lines.join(" "), "one two three four five six");
         assert_eq!(wrap("short", SMALL, 500), ["short"]);
+        let long = format!("to the {}", "y".repeat(300));
+        let lines = wrap(&long, SMALL, 200);
+        assert!(
+            lines.iter().all(|l| text_width(l, SMALL) <= 200),
+            "{lines:?}"
+        );
+        assert_eq!(lines.concat().replace(' ', ""), long.replace(' ', ""));
+    }
+
+    #[test]
+    fn long_names_are_cut_to_the_width() {
+        assert_eq!(elide("holdout", SMALL, 500), "holdout");
+        let long = "x".repeat(600);
+        let cut = elide(&long, SMALL, 200);
+        assert!(
+            cut.ends_with('…') && text_width(&cut, SMALL) <= 200,
+            "{cut}"
+        );
+        assert!(cut.chars().count() > 10);
+        assert_eq!(elide("abc", SMALL, 0), "…");
     }
 }

@@ -243,9 +243,14 @@ fn draw(summary: &Summary, spec: &ForestSpec, rows: &[Row], layout: Layout) -> R
                     HPos::Right,
                 )
             };
+            let room = if fr.stacked {
+                width as i32 - 40 - text_width(&shown(row), SMALL) - 12
+            } else {
+                fr.left as i32 - 18
+            };
             text(
                 root,
-                &row.label,
+                &elide(&row.label, LABEL, room),
                 label_at,
                 label_style(LABEL, INK, h, VPos::Center),
             )?;

@@ -165,19 +165,32 @@ fn tree(p: &UpliftReport, layout: Layout) -> Result<String> {
             parent_y.truncate(line.depth);
             parent_y.push(y);
             let style_of = if line.depth == 0 { bold } else { style };
+            let right = layout.width() as i32 - 16;
+            // Room for the condition: the whole line on a phone (the arm goes
+            // below), else what the arm's box (at most a third) leaves.
+            let arm_room = (layout.width() as i32 / 3).min(
+                line.arm
+                    .as_ref()
+                    .map_or(0, |a| text_width(&format!("→ {a}"), LABEL) * 6 / 5 + 42),
+            );
+            let condition = elide(
+                &line.text,
+                LABEL,
+                right - x - if narrow { 0 } else { arm_room },
+            );
             text(
                 root,
-                &line.text,
+                &condition,
                 (x, y),
                 style_of(LABEL, INK, HPos::Left, VPos::Center),
             )?;
             if let Some(arm) = &line.arm {
-                let label = format!("→ {arm}");
                 let (ax, ay) = if narrow {
                     (x + 8, y + 24)
                 } else {
-                    (x + text_width(&line.text, LABEL) + 18, y)
+                    (x + text_width(&condition, LABEL) + 18, y)
                 };
+                let label = elide(&format!("→ {arm}"), LABEL, (right - ax - 24) * 5 / 6);
                 let w = text_width(&label, LABEL) * 6 / 5 + 24;
                 let color = arm_color(p, arm);
                 root.draw(&Rectangle::new(
