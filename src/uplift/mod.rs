@@ -832,3 +832,78 @@ fn thin(curve: &[(f64, f64)], points: usize) -> Vec<(f64, f64)> {
 pub fn shown_interval(ci: &Interval) -> String {
     format!("[{:+.6}, {:+.6}]", ci.lower, ci.upper)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valued(name: &str, estimate: f64, se: f64) -> Valued {
+        Valued {
+            name: name.into(),
+            value: Estimate {
+                estimate,
+                standard_error: se,
+                ci: Interval::around(estimate, 1.959964 * se),
+                n: 1000,
+            },
+        }
+    }
+
+    /// Each of the rule's two ways to a change is tested at one-sided
+    /// alpha/4: a gain 2.1 standard errors above zero clears a 95%
+    /// interval's lower end but not the rule's, one 2.3 above clears both.
+    #[test]
+    fn each_way_to_a_change_is_tested_at_alpha_over_four() {
+        let arms: Vec<String> = ["holdout", "reminders", "discount"]
+            .map(String::from)
+            .to_vec();
+        let tree = PolicyTree::Split {
+            feature: 0,
+            threshold: 1.0,
+            left: Box::new(PolicyTree::Leaf { arm: 1 }),
+            right: Box::new(PolicyTree::Leaf { arm: 2 }),
+        };
+        let decide_with = |z: f64, single_z: f64| {
+            let gains = vec![
+                valued("over_control", 5.0, 1.0),
+                valued("over_best_single_arm", z, 1.0),
+                valued("over_current", z, 1.0),
+            ];
+            decide(
+                &gains,
+                &valued("single", single_z, 1.0),
+                &arms,
+                1,
+                2,
+                &tree,
+                0.05,
+            )
+            .recommend
+        };
+        assert!(gains_lower(2.1) > 0.0, "a 95% interval excludes 0");
+        assert_eq!(decide_with(2.1, 2.1), "keep:reminders");
+        assert_eq!(decide_with(2.3, 2.1), "policy_tree");
+        assert_eq!(decide_with(2.1, 2.3), "treat_all:discount");
+        let reason = decide(
+            &[
+                valued("a", 5.0, 1.0),
+                valued("b", 3.0, 1.0),
+                valued("c", 3.0, 1.0),
+            ],
+            &valued("single", 0.0, 1.0),
+            &arms,
+            1,
+            2,
+            &tree,
+            0.05,
+        )
+        .reason;
+        assert!(reason.contains("one-sided 1.25%"), "{reason}");
+        let bound = rule_lower_bound(&valued("x", 3.0, 1.0).value, 0.05);
+        assert!((bound - (3.0 - 2.241403)).abs() < 1e-6, "{bound}");
+    }
+
+    fn gains_lower(z: f64) -> f64 {
+        valued("x", z, 1.0).value.ci.lower
+    }
+}
