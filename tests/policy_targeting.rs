@@ -8,13 +8,12 @@
 //! effect group) on the same simulated shoppers.
 //!
 //! The ignored tests repeat it across 20 seeds at 400,000 carts
-//! (`TARGETING_CARTS` overrides the size; 2026-11-30: 19 recommend the
-//! tree, the learned flow earns 93.5–99.8% of the oracle, 99.1% on
-//! average; at 200,000 carts 15 trees and 96.8%), and on the same
+//! (`TARGETING_CARTS` overrides the size; 2026-12-01, the rule at α/4 per
+//! way to a change: 18 recommend the tree, the learned flow earns
+//! 93.5–99.8% of the oracle, 98.8% on average), and on the same
 //! population without heterogeneity (no effect of the discount at all),
-//! where the evidence rule should rarely recommend a tree (1 of 40 at
-//! 400,000 carts, with 2 more changes to the inert discount for everyone;
-//! none of 40 at 200,000):
+//! where the evidence rule should rarely change the flow (at 400,000
+//! carts: a tree once and the inert discount for everyone once in 40):
 //!
 //! ```sh
 //! cargo test --release --test policy_targeting -- --ignored --nocapture
@@ -285,7 +284,7 @@ fn across_seeds_the_learned_tree_reaches_97_percent_of_the_oracle() {
 
 #[test]
 #[ignore = "40 experiments; run by hand (see the module docs)"]
-fn without_heterogeneity_the_rule_recommends_no_tree() {
+fn without_heterogeneity_the_rule_rarely_changes_the_flow() {
     let dir = tempfile::tempdir().unwrap();
     // The same flow and population, but the discount neither moves nor
     // costs anyone: nobody is price sensitive, nobody redeems it.
@@ -300,15 +299,18 @@ fn without_heterogeneity_the_rule_recommends_no_tree() {
     let flow = dir.path().join("null.toml");
     std::fs::write(&flow, null).unwrap();
     let n = 40u64;
-    let mut trees = 0;
+    let (mut trees, mut changes) = (0, 0);
     for seed in 1..=n {
         let learned = learn_with(dir.path(), &flow, 1000 + seed, &carts_by_hand());
         eprintln!("seed {}: {}", 1000 + seed, learned.recommend);
         trees += usize::from(learned.recommend == "policy_tree");
+        changes += usize::from(!learned.recommend.starts_with("keep:"));
         let _ = std::fs::remove_file(&learned.carts);
     }
-    eprintln!("{trees} of {n} recommend a tree");
-    assert!(trees as f64 <= 0.05 * n as f64, "{trees} of {n}");
+    eprintln!("{trees} of {n} recommend a tree, {changes} any change");
+    // The rule changes a flow without heterogeneity in at most 2.5% of
+    // experiments by design; 5% leaves room for sampling error.
+    assert!(changes as f64 <= 0.05 * n as f64, "{changes} of {n}");
 }
 
 /// An experiment whose arm already has branches: whatever the rule

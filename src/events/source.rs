@@ -98,6 +98,37 @@ pub enum Unread {
         line: u64,
         bytes: Vec<u8>,
     },
+    /// Row `index` of a Parquet row group (its columns shared by the batch).
+    Parquet {
+        line: u64,
+        group: std::sync::Arc<ParquetGroup>,
+        index: usize,
+    },
+}
+
+/// One Parquet row group's columns, text stored as categories or bytes
+/// already read as text.
+pub struct ParquetGroup {
+    columns: Vec<(String, Series)>,
+    height: usize,
+}
+
+impl ParquetGroup {
+    /// Row `i` as loosely typed fields, and its raw text (the fields as a
+    /// JSON object, as the quarantine file shows it).
+    fn row(&self, line: u64, i: usize) -> RawRow {
+        let mut map = Map::with_capacity(self.columns.len());
+        for (name, s) in &self.columns {
+            let v = s.get(i).map(any_to_json).unwrap_or(Value::Null);
+            map.insert(name.clone(), v);
+        }
+        let raw = serde_json::to_string(&map).unwrap_or_default();
+        RawRow {
+            line,
+            raw,
+            fields: Ok(map),
+        }
+    }
 }
 
 impl Unread {
@@ -119,6 +150,7 @@ impl Unread {
                 raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
                 fields: json_object(&bytes),
             },
+            Unread::Parquet { line, group, index } => group.row(line, index),
         }
     }
 }
@@ -178,18 +210,25 @@ pub fn read_batches(path: &Path, container: Container, each: &mut BatchFn) -> Re
         Container::Csv => read_csv_batches(path, each),
         Container::Ndjson => read_json_line_batches(path, each),
         Container::Parquet => {
-            let mut batch = Vec::with_capacity(BATCH_ROWS);
-            read_parquet(path, &mut |row| {
-                batch.push(Unread::Row(row));
-                if batch.len() >= BATCH_ROWS {
-                    each(&[], std::mem::take(&mut batch))?;
+            // Rows are handed over as indices into their row group, so the
+            // caller turns them into fields in parallel.
+            read_parquet_groups(path, &mut |offset, group| {
+                let group = std::sync::Arc::new(group);
+                let mut start = 0;
+                while start < group.height {
+                    let end = (start + BATCH_ROWS).min(group.height);
+                    let batch = (start..end)
+                        .map(|index| Unread::Parquet {
+                            line: (offset + index) as u64 + 1,
+                            group: group.clone(),
+                            index,
+                        })
+                        .collect();
+                    each(&[], batch)?;
+                    start = end;
                 }
                 Ok(())
-            })?;
-            if !batch.is_empty() {
-                each(&[], batch)?;
-            }
-            Ok(())
+            })
         }
     }
 }
@@ -909,6 +948,20 @@ pub fn check_parquet_types(path: &Path, schema: &ArrowSchema) -> Result<()> {
 /// A Parquet file's rows, one row group in memory at a time (the file's
 /// own row groups; "line" is the row's 1-based number in the file).
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
+    read_parquet_groups(path, &mut |offset, group| {
+        for i in 0..group.height {
+            each(group.row((offset + i) as u64 + 1, i))?;
+        }
+        Ok(())
+    })
+}
+
+/// Calls `each` with every row group of the file (its first row's 0-based
+/// offset and its columns), in order.
+fn read_parquet_groups(
+    path: &Path,
+    each: &mut dyn FnMut(usize, ParquetGroup) -> Result<()>,
+) -> Result<()> {
     let unreadable =
         |e: PolarsError| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display());
     let mut reader = ParquetReader::new(open(path)?);
@@ -948,19 +1001,8 @@ fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Resu
                 Ok((c.name().to_string(), s?.rechunk()))
             })
             .collect::<Result<_>>()?;
-        for i in 0..df.height() {
-            let mut map = Map::with_capacity(columns.len());
-            for (name, s) in &columns {
-                let v = s.get(i).map(any_to_json).unwrap_or(Value::Null);
-                map.insert(name.clone(), v);
-            }
-            let raw = Value::Object(map.clone()).to_string();
-            each(RawRow {
-                line: (offset + i) as u64 + 1,
-                raw,
-                fields: Ok(map),
-            })?;
-        }
+        let height = df.height();
+        each(offset, ParquetGroup { columns, height })?;
         offset += rows;
     }
     Ok(())
