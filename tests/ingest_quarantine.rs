@@ -376,3 +376,69 @@ fn paths_on_canonical_parquet_sets_aside_the_steps_ingest_quarantines() {
     let (read, accepted, quarantined) = summary_counts(&out.stdout);
     assert_eq!((read, accepted, quarantined), (6, 3, 3));
 }
+
+/// Canonical Parquet is read column-wise: the accepted events are those of
+/// the same rows as CSV, and a quarantined row shows its line (1-based
+/// row) and its fields as a JSON object, in row groups of any size.
+#[test]
+fn canonical_parquet_rows_are_quarantined_by_row_with_their_fields() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("e.csv");
+    std::fs::write(
+        &csv,
+        "ts,event,customer_id,cart_id,value\n\
+         2026-03-02T00:00:00Z,checkout_started,c1,k1,10.5\n\
+         2026-03-02T00:01:00Z,page_view,c1,k1,\n\
+         2026-03-02T00:02:00Z,checkout_started,c2,k2,-4\n\
+         2026-03-02T00:03:00Z,checkout_started,,k3,7\n\
+         2026-03-02T00:04:00Z,cart_updated,c3,k4,12\n",
+    )
+    .unwrap();
+    let from_csv = dir.path().join("from_csv.parquet");
+    run(&["ingest", s(&csv), "--out", s(&from_csv)]);
+    let mut df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    for group in [1usize, 2, 1000] {
+        let pq = dir.path().join(format!("e_{group}.parquet"));
+        ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+            .with_row_group_size(Some(group))
+            .finish(&mut df)
+            .unwrap();
+        let (out, quarantine) = (
+            dir.path().join(format!("o_{group}.parquet")),
+            dir.path().join(format!("q_{group}.csv")),
+        );
+        let res = run(&[
+            "ingest",
+            s(&pq),
+            "--out",
+            s(&out),
+            "--quarantine",
+            s(&quarantine),
+        ]);
+        assert_eq!(
+            summary_counts(&res.stdout),
+            (5, 2, 3),
+            "row groups of {group}"
+        );
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&from_csv).unwrap(),
+            "row groups of {group}: the same events as from the CSV"
+        );
+        let rows = quarantine_rows(&quarantine);
+        let lines: Vec<&str> = rows.iter().map(|r| r["line"].as_str()).collect();
+        assert_eq!(lines, ["2", "3", "4"]);
+        assert_eq!(rows[0]["reason"], "unknown_event");
+        assert_eq!(
+            rows[0]["raw"],
+            r#"{"cart_id":"k1","customer_id":"c1","event":"page_view","ts":"2026-03-02T00:01:00Z","value":null}"#
+        );
+        assert_eq!(rows[2]["reason"], "missing_customer_id");
+    }
+}

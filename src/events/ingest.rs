@@ -605,6 +605,25 @@ impl State<'_> {
                         mapped,
                     }
                 }
+                // Canonical Parquet: the canonical columns' values only,
+                // the raw text made when it is needed.
+                (
+                    _,
+                    Unread::Parquet {
+                        line, group, index, ..
+                    },
+                ) if format == Format::Canonical => {
+                    let values = group.values(&col::CANONICAL_COLUMNS, index);
+                    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+                    let mapped = canonical::map_fields(get, opts.epoch_unit)
+                        .and_then(canonical_event)
+                        .and_then(check_mapped);
+                    Prepared {
+                        line,
+                        raw: RawText::Parquet(group, index),
+                        mapped,
+                    }
+                }
                 (_, u) => {
                     let row = u.into_row(header);
                     let mapped = map_row(opts, format, &row, file_metric);
@@ -672,6 +691,7 @@ struct Prepared {
 enum RawText {
     Text(String),
     Record(csv::ByteRecord),
+    Parquet(std::sync::Arc<source::ParquetGroup>, usize),
 }
 
 impl RawText {
@@ -679,6 +699,7 @@ impl RawText {
         match self {
             RawText::Text(t) => t.clone(),
             RawText::Record(r) => source::csv_raw(r),
+            RawText::Parquet(group, i) => group.raw(*i),
         }
     }
 }

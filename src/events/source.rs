@@ -114,6 +114,24 @@ pub struct ParquetGroup {
 }
 
 impl ParquetGroup {
+    /// Row `i`'s value of each of `names` the file has, as [`RawRow`]'s
+    /// fields would hold it (for a typed reading of known columns).
+    pub fn values<'n>(&self, names: &[&'n str], i: usize) -> Vec<(&'n str, Value)> {
+        names
+            .iter()
+            .filter_map(|&name| {
+                let (_, s) = self.columns.iter().find(|(c, _)| c == name)?;
+                Some((name, s.get(i).map(any_to_json).unwrap_or(Value::Null)))
+            })
+            .collect()
+    }
+
+    /// Row `i`'s raw text: its fields as a JSON object, as the quarantine
+    /// file shows it.
+    pub fn raw(&self, i: usize) -> String {
+        self.row(0, i).raw
+    }
+
     /// Row `i` as loosely typed fields, and its raw text (the fields as a
     /// JSON object, as the quarantine file shows it).
     fn row(&self, line: u64, i: usize) -> RawRow {
