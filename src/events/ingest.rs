@@ -565,6 +565,9 @@ impl State<'_> {
             if format == Format::Canonical && container != Container::Ndjson {
                 require_columns(path, &keys)?;
             }
+            if format == Format::Canonical && container == Container::Parquet {
+                source::check_canonical_parquet(path)?;
+            }
             format
         };
         let file_metric = klaviyo::metric_of_file(path);

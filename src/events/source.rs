@@ -963,6 +963,46 @@ pub fn check_parquet_types(path: &Path, schema: &ArrowSchema) -> Result<()> {
     Ok(())
 }
 
+/// The canonical columns a canonical Parquet file holds in a type no row
+/// could be read from are refused by name before any row is read: a text
+/// column holding lists, structs or maps (their printed form is not an
+/// identifier), or `ts` holding dates without a time of day.
+pub fn check_canonical_parquet(path: &Path) -> Result<()> {
+    use crate::schema as col;
+    let unreadable =
+        |e: PolarsError| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display());
+    let mut reader = ParquetReader::new(open(path)?);
+    let schema = reader.schema().map_err(unreadable)?;
+    for (name, field) in schema.iter() {
+        let nested = matches!(
+            field.dtype(),
+            ArrowDataType::List(..)
+                | ArrowDataType::LargeList(..)
+                | ArrowDataType::FixedSizeList(..)
+                | ArrowDataType::Struct(..)
+                | ArrowDataType::Map(..)
+                | ArrowDataType::Union(..)
+        );
+        let text = col::CANONICAL_COLUMNS.contains(&name.as_str())
+            && ![col::TS, col::VALUE, col::DISCOUNT, col::FLOW_STEP].contains(&name.as_str());
+        if nested && text {
+            bail!(
+                "{}: column `{name}` holds lists or structs; expected text (one value per row)",
+                path.display()
+            );
+        }
+        if name.as_str() == col::TS
+            && matches!(field.dtype(), ArrowDataType::Date32 | ArrowDataType::Date64)
+        {
+            bail!(
+                "{}: column `ts` holds dates without a time of day; expected timestamps (a Parquet timestamp, RFC 3339 text with a UTC offset, or epoch numbers)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A Parquet file's rows, one row group in memory at a time (the file's
 /// own row groups; "line" is the row's 1-based number in the file).
 fn read_parquet(path: &Path, each: &mut dyn FnMut(RawRow) -> Result<()>) -> Result<()> {
@@ -1046,7 +1086,9 @@ fn any_to_json(v: AnyValue) -> Value {
         AnyValue::UInt64(x) => Value::from(x),
         // NaN and ±inf stay visible (as text) so the mappers reject them as
         // `bad_number`, exactly like the same values in a CSV file.
-        AnyValue::Float32(x) => float_to_json(x as f64),
+        // A 32-bit float is read as the decimal it prints as (198.61, not
+        // 198.61000061035156), as the same value in a CSV file would be.
+        AnyValue::Float32(x) => float_to_json(x.to_string().parse().unwrap_or(x as f64)),
         AnyValue::Float64(x) => float_to_json(x),
         AnyValue::Datetime(x, unit, _) | AnyValue::DatetimeOwned(x, unit, _) => {
             let micros = match unit {

@@ -308,6 +308,7 @@ impl ParquetEvents {
             .schema()
             .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
         crate::events::source::check_parquet_types(path, &schema)?;
+        crate::events::source::check_canonical_parquet(path)?;
         for required in col::REQUIRED_COLUMNS {
             if schema.get(required).is_none() {
                 bail!(

@@ -77,7 +77,21 @@ pub fn text(area: &Area, s: &str, at: (i32, i32), st: TextStyle<'static>) -> Res
 
 /// Approximate width in pixels of `s` at plotters size `size`.
 pub fn text_width(s: &str, size: u32) -> i32 {
-    (s.chars().count() as f64 * size as f64 / 1.24 * 0.56) as i32
+    // Advance per character in ems, roughly as DejaVu Sans draws it: a wide
+    // character (CJK, most emoji: two terminal columns) a full em, capitals
+    // and digits wider than lower case, combining marks nothing.
+    let ems: f64 = s
+        .chars()
+        .map(|c| match unicode_width::UnicodeWidthChar::width(c) {
+            Some(0) => 0.0,
+            Some(2) => 1.0,
+            _ if matches!(c, 'M' | 'W' | 'm' | 'w' | '@') => 0.9,
+            _ if c.is_uppercase() => 0.74,
+            _ if c.is_ascii_digit() => 0.64,
+            _ => 0.56,
+        })
+        .sum();
+    (ems * size as f64 / 1.24) as i32
 }
 
 /// `s` shortened to at most `width` pixels at `size`: whole when it fits,

@@ -32,13 +32,15 @@ pub fn per_step(summary: &Summary) -> Result<Option<Chart>> {
 fn draw(summary: &Summary, layout: Layout) -> Result<String> {
     let rows = &summary.guardrails;
     let several = summary.headline.len() > 1;
-    let labels: Vec<String> = rows
+    // Each bar's label: its step, with its arm on the line above when the
+    // report has several treatments.
+    let labels: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
             if several {
-                format!("{} {}", r.arm, f::step(r.step))
+                vec![r.arm.clone(), f::step(r.step)]
             } else {
-                f::step(r.step)
+                vec![f::step(r.step)]
             }
         })
         .collect();
@@ -63,7 +65,12 @@ fn draw(summary: &Summary, layout: Layout) -> Result<String> {
     })
 }
 
-fn panel(area: &Area, title: &str, labels: &[String], checks: &[Option<&RateCheck>]) -> Result<()> {
+fn panel(
+    area: &Area,
+    title: &str,
+    labels: &[Vec<String>],
+    checks: &[Option<&RateCheck>],
+) -> Result<()> {
     let k = labels.len();
     let threshold = checks
         .iter()
@@ -91,7 +98,7 @@ fn panel(area: &Area, title: &str, labels: &[String], checks: &[Option<&RateChec
         .margin_left(8)
         .margin_right(16)
         .margin_bottom(8)
-        .x_label_area_size(40)
+        .x_label_area_size(16 + 20 * labels.iter().map(Vec::len).max().unwrap_or(1) as u32)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5..(k as f64 - 0.5), 0.0..top)?;
     chart
@@ -105,15 +112,23 @@ fn panel(area: &Area, title: &str, labels: &[String], checks: &[Option<&RateChec
         .label_style(axis_labels())
         .y_label_formatter(&|y| format!("{y:.2}%"))
         .draw()?;
+    // Each label fits the width of its bar's slot (arm names can be long).
+    let slot = if k > 1 {
+        chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0
+    } else {
+        area.dim_in_pixel().0 as i32 - 100
+    };
     for (i, check) in checks.iter().enumerate() {
         let x = i as f64;
         let (px, base) = chart.backend_coord(&(x, 0.0));
-        text(
-            area,
-            &labels[i],
-            (px, base + 10),
-            style(LABEL, INK, HPos::Center, VPos::Top),
-        )?;
+        for (j, line) in labels[i].iter().enumerate() {
+            text(
+                area,
+                &elide(line, LABEL, slot - 20),
+                (px, base + 8 + 20 * j as i32),
+                style(LABEL, INK, HPos::Center, VPos::Top),
+            )?;
+        }
         if let Some(c) = check {
             rate_bar(&mut chart, area, x, c)?;
         }
