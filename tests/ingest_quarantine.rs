@@ -442,3 +442,80 @@ fn canonical_parquet_rows_are_quarantined_by_row_with_their_fields() {
         assert_eq!(rows[2]["reason"], "missing_customer_id");
     }
 }
+
+/// A canonical Parquet column in a type no row can be read from is refused
+/// by name before any row is read (dates for `ts`, lists in a text column),
+/// and a 32-bit float is read as the decimal it prints as, as in CSV.
+#[test]
+fn canonical_parquet_types_are_checked_by_column() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, mut df: DataFrame| {
+        let path = dir.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        path
+    };
+    let ts = || {
+        Column::new(
+            "ts".into(),
+            ["2026-03-02T00:00:00Z", "2026-03-02T00:01:00Z"],
+        )
+    };
+    let event = || Column::new("event".into(), ["checkout_started", "cart_updated"]);
+    let customers = || Column::new("customer_id".into(), ["c1", "c2"]);
+    let dates = Column::new("ts".into(), [20_514i32, 20_514])
+        .cast(&DataType::Date)
+        .unwrap();
+    let lists = Series::new(
+        "customer_id".into(),
+        [
+            Series::new("".into(), ["c1", "c1"]),
+            Series::new("".into(), ["c2"]),
+        ],
+    )
+    .into_column();
+    let flow = sample_flow();
+    for (file, df, column) in [
+        (
+            "dates.parquet",
+            DataFrame::new_infer_height(vec![dates, event(), customers()]).unwrap(),
+            "ts",
+        ),
+        (
+            "lists.parquet",
+            DataFrame::new_infer_height(vec![ts(), event(), lists]).unwrap(),
+            "customer_id",
+        ),
+    ] {
+        let path = write(file, df);
+        for command in ["ingest", "paths"] {
+            let mut args = vec![command, s(&path), "--out"];
+            let out = dir.path().join(format!("{command}_{file}"));
+            args.push(s(&out));
+            if command == "paths" {
+                args.extend(["--flow", s(&flow)]);
+            }
+            let res = bin().args(&args).output().unwrap();
+            assert!(!res.status.success(), "{command} {file} should fail");
+            let err = String::from_utf8_lossy(&res.stderr).to_string();
+            assert!(
+                err.contains(file) && err.contains(&format!("column `{column}`")),
+                "{command} {file}: {err}"
+            );
+        }
+    }
+    let values = Column::new("value".into(), [198.61f32, 12.5]);
+    let path = write(
+        "f32.parquet",
+        DataFrame::new_infer_height(vec![ts(), event(), customers(), values]).unwrap(),
+    );
+    let out = dir.path().join("f32.csv");
+    run(&["ingest", s(&path), "--out", s(&out)]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains(",198.61,") && !text.contains("198.6100"),
+        "{text}"
+    );
+}
