@@ -518,4 +518,36 @@ fn canonical_parquet_types_are_checked_by_column() {
         text.contains(",198.61,") && !text.contains("198.6100"),
         "{text}"
     );
+
+    // Ids stored as bytes: a row whose bytes are not UTF-8 is quarantined
+    // for it, by field, as in CSV, not read as a missing id.
+    let bytes = Series::new(
+        "customer_id".into(),
+        [b"c1".as_slice(), b"c\xff2".as_slice()],
+    )
+    .into_column();
+    let path = write(
+        "bytes.parquet",
+        DataFrame::new_infer_height(vec![ts(), event(), bytes]).unwrap(),
+    );
+    let quarantine = dir.path().join("bytes_q.csv");
+    let res = run(&[
+        "ingest",
+        s(&path),
+        "--out",
+        s(&dir.path().join("bytes.csv")),
+        "--quarantine",
+        s(&quarantine),
+    ]);
+    assert_eq!(summary_counts(&res.stdout), (2, 1, 1));
+    let rows = quarantine_rows(&quarantine);
+    assert_eq!(
+        (
+            rows[0]["line"].as_str(),
+            rows[0]["reason"].as_str(),
+            rows[0]["field"].as_str()
+        ),
+        ("2", "malformed_row", "customer_id")
+    );
+    assert!(rows[0]["raw"].contains("c\u{fffd}2"), "{:?}", rows[0]);
 }

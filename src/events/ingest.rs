@@ -616,11 +616,18 @@ impl State<'_> {
                         line, group, index, ..
                     },
                 ) if format == Format::Canonical => {
-                    let values = group.values(&col::CANONICAL_COLUMNS, index);
-                    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
-                    let mapped = canonical::map_fields(get, opts.epoch_unit)
-                        .and_then(canonical_event)
-                        .and_then(check_mapped);
+                    let mapped = match group.unreadable(index) {
+                        Some(rejection) => Err(rejection),
+                        None => {
+                            let values = group.values(&col::CANONICAL_COLUMNS, index);
+                            let get = |name: &str| {
+                                values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+                            };
+                            canonical::map_fields(get, opts.epoch_unit)
+                                .and_then(canonical_event)
+                                .and_then(check_mapped)
+                        }
+                    };
                     Prepared {
                         line,
                         raw: RawText::Parquet(group, index),

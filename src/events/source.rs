@@ -111,9 +111,21 @@ pub enum Unread {
 pub struct ParquetGroup {
     columns: Vec<(String, Series)>,
     height: usize,
+    /// Per byte column, the rows whose bytes are not UTF-8 (read as text
+    /// with replacement characters, for the raw text only).
+    not_utf8: Vec<(String, Vec<bool>)>,
 }
 
 impl ParquetGroup {
+    /// Why row `i` cannot be read, when a byte column of it is not UTF-8
+    /// (the same rejection as such a field of a CSV row).
+    pub fn unreadable(&self, i: usize) -> Option<Rejection> {
+        self.not_utf8
+            .iter()
+            .find(|(_, rows)| rows[i])
+            .map(|(name, _)| not_utf8(name))
+    }
+
     /// Row `i`'s value of each of `names` the file has, as [`RawRow`]'s
     /// fields would hold it (for a typed reading of known columns).
     pub fn values<'n>(&self, names: &[&'n str], i: usize) -> Vec<(&'n str, Value)> {
@@ -144,7 +156,10 @@ impl ParquetGroup {
         RawRow {
             line,
             raw,
-            fields: Ok(map),
+            fields: match self.unreadable(i) {
+                Some(rejection) => Err(rejection),
+                None => Ok(map),
+            },
         }
     }
 }
@@ -1037,30 +1052,47 @@ fn read_parquet_groups(
             .with_slice(Some((offset, rows)))
             .finish()
             .map_err(unreadable)?;
+        let mut not_utf8 = Vec::new();
         let columns: Vec<(String, Series)> = df
             .columns()
             .iter()
             .map(|c| {
-                // Text stored as categories or as bytes is read as text
-                // (bytes that are not UTF-8 become null, so the row is
-                // quarantined for the missing field).
+                // Text stored as categories or as bytes is read as text;
+                // bytes that are not UTF-8 make their row unreadable (as in
+                // CSV), shown with replacement characters in the raw text.
                 let s = c.as_materialized_series();
                 let s = match s.dtype() {
                     DataType::Categorical(..) | DataType::Enum(..) => s.cast(&DataType::String),
-                    DataType::Binary => Ok(s
-                        .binary()?
-                        .iter()
-                        .map(|b| b.and_then(|b| std::str::from_utf8(b).ok()))
-                        .collect::<StringChunked>()
-                        .with_name(s.name().clone())
-                        .into_series()),
+                    DataType::Binary => {
+                        let bytes = s.binary()?;
+                        let bad: Vec<bool> = bytes
+                            .iter()
+                            .map(|b| b.is_some_and(|b| std::str::from_utf8(b).is_err()))
+                            .collect();
+                        if bad.iter().any(|&b| b) {
+                            not_utf8.push((c.name().to_string(), bad));
+                        }
+                        Ok(bytes
+                            .iter()
+                            .map(|b| b.map(String::from_utf8_lossy))
+                            .collect::<StringChunked>()
+                            .with_name(s.name().clone())
+                            .into_series())
+                    }
                     _ => Ok(s.clone()),
                 };
                 Ok((c.name().to_string(), s?.rechunk()))
             })
             .collect::<Result<_>>()?;
         let height = df.height();
-        each(offset, ParquetGroup { columns, height })?;
+        each(
+            offset,
+            ParquetGroup {
+                columns,
+                height,
+                not_utf8,
+            },
+        )?;
         offset += rows;
     }
     Ok(())
