@@ -550,4 +550,17 @@ fn canonical_parquet_types_are_checked_by_column() {
         ("2", "malformed_row", "customer_id")
     );
     assert!(rows[0]["raw"].contains("c\u{fffd}2"), "{:?}", rows[0]);
+    // `paths` on the same file sets the row aside like any invalid event.
+    let audit = dir.path().join("bytes_audit.json");
+    run(&[
+        "paths",
+        s(&path),
+        "--flow",
+        s(&flow),
+        "--out",
+        s(&dir.path().join("bytes_carts.parquet")),
+        "--audit",
+        s(&audit),
+    ]);
+    assert_eq!(read_json(&audit)["skipped_rows"].as_u64(), Some(1));
 }

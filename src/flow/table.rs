@@ -454,11 +454,25 @@ pub(crate) struct Batch {
 impl Batch {
     pub(crate) fn decode(df: &DataFrame) -> Result<Batch> {
         let ts = timestamp_micros(df.column(col::TS)?)?;
-        let event = df.column(col::EVENT)?.str()?.clone();
-        let customer = df.column(col::CUSTOMER_ID)?.str()?.clone();
+        // Text stored as categories, bytes or numbers is read as text, as
+        // `ingest` reads it (bytes that are not UTF-8 become null: the row
+        // is set aside as not a valid event).
+        let as_text = |c: &Column| -> Result<StringChunked> {
+            Ok(match c.dtype() {
+                DataType::Binary => c
+                    .binary()?
+                    .iter()
+                    .map(|b| b.and_then(|b| std::str::from_utf8(b).ok()))
+                    .collect::<StringChunked>()
+                    .with_name(c.name().clone()),
+                _ => c.cast(&DataType::String)?.str()?.clone(),
+            })
+        };
+        let event = as_text(df.column(col::EVENT)?)?;
+        let customer = as_text(df.column(col::CUSTOMER_ID)?)?;
         let opt_str = |name: &str| -> Result<Option<StringChunked>> {
             match df.column(name) {
-                Ok(c) => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
+                Ok(c) => Ok(Some(as_text(c)?)),
                 Err(_) => Ok(None),
             }
         };
