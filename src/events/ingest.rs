@@ -619,7 +619,7 @@ impl State<'_> {
                     let mapped = match group.unreadable(index) {
                         Some(rejection) => Err(rejection),
                         None => {
-                            let values = group.values(&col::CANONICAL_COLUMNS, index);
+                            let values = group.canonical_values(index);
                             let get = |name: &str| {
                                 values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
                             };

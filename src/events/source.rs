@@ -114,6 +114,8 @@ pub struct ParquetGroup {
     /// Per byte column, the rows whose bytes are not UTF-8 (read as text
     /// with replacement characters, for the raw text only).
     not_utf8: Vec<(String, Vec<bool>)>,
+    /// Where each canonical column the file has is in `columns`.
+    canonical_at: Vec<(&'static str, usize)>,
 }
 
 impl ParquetGroup {
@@ -126,14 +128,14 @@ impl ParquetGroup {
             .map(|(name, _)| not_utf8(name))
     }
 
-    /// Row `i`'s value of each of `names` the file has, as [`RawRow`]'s
-    /// fields would hold it (for a typed reading of known columns).
-    pub fn values<'n>(&self, names: &[&'n str], i: usize) -> Vec<(&'n str, Value)> {
-        names
+    /// Row `i`'s value of each canonical column the file has, as
+    /// [`RawRow`]'s fields would hold it (for a typed reading).
+    pub fn canonical_values(&self, i: usize) -> Vec<(&'static str, Value)> {
+        self.canonical_at
             .iter()
-            .filter_map(|&name| {
-                let (_, s) = self.columns.iter().find(|(c, _)| c == name)?;
-                Some((name, s.get(i).map(any_to_json).unwrap_or(Value::Null)))
+            .map(|&(name, at)| {
+                let v = self.columns[at].1.get(i).map(any_to_json);
+                (name, v.unwrap_or(Value::Null))
             })
             .collect()
     }
@@ -1085,12 +1087,17 @@ fn read_parquet_groups(
             })
             .collect::<Result<_>>()?;
         let height = df.height();
+        let canonical_at = crate::schema::CANONICAL_COLUMNS
+            .iter()
+            .filter_map(|&c| Some((c, columns.iter().position(|(name, _)| name == c)?)))
+            .collect();
         each(
             offset,
             ParquetGroup {
                 columns,
                 height,
                 not_utf8,
+                canonical_at,
             },
         )?;
         offset += rows;
