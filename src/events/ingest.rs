@@ -588,8 +588,11 @@ impl State<'_> {
         // Canonical CSV is read column by column, without a JSON object per row.
         let typed = format == Format::Canonical && container == Container::Csv;
         // Rows are split into fields and mapped a batch at a time, in
-        // parallel; the checks across rows take them one by one in order.
-        let mut on_batch = |header: &[String], rows: Vec<Unread>| -> Result<()> {
+        // parallel, on a reader thread; this thread takes them one by one
+        // in order for the checks across rows, so reading the next batch
+        // overlaps those checks. At most `IN_FLIGHT` batches wait between
+        // the two, so memory stays bounded.
+        let prepare_batch = |header: &[String], rows: Vec<Unread>| -> Vec<Prepared> {
             use rayon::prelude::*;
             let columns = typed.then(|| CanonicalColumns::of(header));
             let prepare = |u: Unread| match (&columns, u) {
@@ -644,11 +647,13 @@ impl State<'_> {
                     }
                 }
             };
-            let prepared: Vec<Prepared> = if rows.len() > 1 {
+            if rows.len() > 1 {
                 rows.into_par_iter().map(prepare).collect()
             } else {
                 rows.into_iter().map(prepare).collect()
-            };
+            }
+        };
+        let mut admit_batch = |prepared: Vec<Prepared>| -> Result<()> {
             for row in prepared {
                 file_report.read += 1;
                 let outcome = match row.mapped {
@@ -674,9 +679,33 @@ impl State<'_> {
             Ok(())
         };
         if pages {
-            klaviyo::read_pages(path, &mut |row| on_batch(&[], vec![Unread::Row(row)]))?;
+            klaviyo::read_pages(path, &mut |row| {
+                admit_batch(prepare_batch(&[], vec![Unread::Row(row)]))
+            })?;
         } else {
-            source::read_batches(path, container, &mut on_batch)?;
+            const IN_FLIGHT: usize = 2;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(IN_FLIGHT);
+            std::thread::scope(|scope| -> Result<()> {
+                let reader = scope.spawn(move || {
+                    source::read_batches(path, container, &mut |header, rows| {
+                        // A closed channel: the checks stopped the run; the
+                        // reason is theirs, reported below.
+                        tx.send(prepare_batch(header, rows))
+                            .map_err(|_| anyhow::Error::new(ReaderStopped))
+                    })
+                });
+                let admitted = rx.iter().try_for_each(&mut admit_batch);
+                // Unblock and end the reader before its result is read.
+                drop(rx);
+                let read = reader.join().map_err(|_| {
+                    anyhow::anyhow!("{}: the reader thread panicked", path.display())
+                })?;
+                admitted?;
+                match read {
+                    Err(e) if e.is::<ReaderStopped>() => Ok(()),
+                    other => other,
+                }
+            })?;
         }
         self.report.read += file_report.read;
         self.report.accepted += file_report.accepted;
@@ -688,6 +717,18 @@ impl State<'_> {
         Ok(())
     }
 }
+
+/// The reader thread's stop when the checks across rows ended the run first.
+#[derive(Debug)]
+struct ReaderStopped;
+
+impl std::fmt::Display for ReaderStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reading stopped: the run ended")
+    }
+}
+
+impl std::error::Error for ReaderStopped {}
 
 /// A row split and mapped (in parallel), waiting for the checks across rows.
 struct Prepared {

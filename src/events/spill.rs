@@ -95,9 +95,12 @@ pub struct Runs<T> {
     buf: Vec<T>,
     files: Vec<(File, u64)>,
     len: u64,
+    /// The run being sorted and written on its own thread while the next
+    /// one fills (at most one: memory holds two runs at most).
+    writing: Option<std::thread::JoinHandle<Result<(File, u64)>>>,
 }
 
-impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
+impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
     pub fn new(chunk: usize, order: fn(&T, &T) -> Ordering) -> Runs<T> {
         Runs {
             order,
@@ -105,6 +108,7 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
             buf: Vec::new(),
             files: Vec::new(),
             len: 0,
+            writing: None,
         }
     }
 
@@ -143,28 +147,27 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        // The items stay where they are; a permutation of 4-byte indices is
-        // sorted instead (an event is a few hundred bytes to move).
+        self.finish_writing()?;
+        let buf = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(self.chunk.min(DEFAULT_CHUNK)),
+        );
         let order = self.order;
-        let buf = &self.buf;
-        let mut at: Vec<u32> = (0..buf.len() as u32).collect();
-        {
-            use rayon::slice::ParallelSliceMut;
-            // Stable: items equal under `order` keep the order they came in.
-            at.par_sort_by(|&a, &b| order(&buf[a as usize], &buf[b as usize]));
-        }
-        let mut w = RunWriter::new()?;
-        let n = self.buf.len() as u64;
-        for &i in &at {
-            w.put(&buf[i as usize])?;
-        }
-        self.buf.clear();
-        self.files.push((w.finish()?, n));
-        if self.buf.capacity() > self.chunk.saturating_mul(2) {
-            self.buf.shrink_to(self.chunk);
-        }
-        if self.files.len() >= MAX_RUNS {
+        self.writing = Some(std::thread::spawn(move || write_run(buf, order)));
+        if self.files.len() + 1 >= MAX_RUNS {
+            self.finish_writing()?;
             self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the run being written and files it after the earlier ones.
+    fn finish_writing(&mut self) -> Result<()> {
+        if let Some(handle) = self.writing.take() {
+            let run = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("the thread writing a sorted run panicked"))??;
+            self.files.push(run);
         }
         Ok(())
     }
@@ -172,6 +175,7 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
     /// Merges every run on disk into one (so few files are open at once,
     /// whatever the run size); equal items keep their push order.
     fn compact(&mut self) -> Result<()> {
+        self.finish_writing()?;
         let files = std::mem::take(&mut self.files);
         let total: u64 = files.iter().map(|(_, n)| n).sum();
         let mut merge = Merge::over(self.order, files, Vec::new())?;
@@ -185,11 +189,32 @@ impl<T: Encode + Decode<()> + Send + Sync> Runs<T> {
 
     /// Every item in `order` (items equal under it in the order pushed).
     pub fn merge(mut self) -> Result<Merge<T>> {
+        self.finish_writing()?;
         // The items still in memory are the last pushed: as the last
         // source, they lose ties to every run, as push order says.
         self.sort_buf();
         Merge::over(self.order, self.files, self.buf)
     }
+}
+
+/// Sorts `buf` by `order` (stable: equal items keep the order they came
+/// in) and writes it as one run; the run's file and its item count.
+fn write_run<T: Encode + Send + Sync>(
+    buf: Vec<T>,
+    order: fn(&T, &T) -> Ordering,
+) -> Result<(File, u64)> {
+    // The items stay where they are; a permutation of 4-byte indices is
+    // sorted instead (an event is a few hundred bytes to move).
+    let mut at: Vec<u32> = (0..buf.len() as u32).collect();
+    {
+        use rayon::slice::ParallelSliceMut;
+        at.par_sort_by(|&a, &b| order(&buf[a as usize], &buf[b as usize]));
+    }
+    let mut w = RunWriter::new()?;
+    for &i in &at {
+        w.put(&buf[i as usize])?;
+    }
+    Ok((w.finish()?, buf.len() as u64))
 }
 
 impl<T: Decode<()>> Merge<T> {
