@@ -149,9 +149,15 @@ pub struct EventWriter {
     to: Target,
 }
 
+type Batched = Box<polars::io::parquet::write::BatchedWriter<File>>;
+
 enum Target {
     Parquet {
-        writer: Box<polars::io::parquet::write::BatchedWriter<File>>,
+        /// The writer, when no row group is being encoded.
+        writer: Option<Batched>,
+        /// The row group being encoded and written on its own thread while
+        /// the next one fills; gives the writer back.
+        encoding: Option<std::thread::JoinHandle<Result<Batched>>>,
         cols: EventColumns,
         groups: std::vec::IntoIter<usize>,
         current: usize,
@@ -198,14 +204,19 @@ impl EventWriter {
     fn flush_group(&mut self) -> Result<()> {
         if let Target::Parquet {
             writer,
+            encoding,
             cols,
             groups,
             current,
         } = &mut self.to
         {
             if cols.len() == *current && *current > 0 {
-                let df = std::mem::take(cols).into_frame()?;
-                writer.write_batch(&df)?;
+                let full = std::mem::take(cols);
+                let mut w = writer_back(writer, encoding)?;
+                *encoding = Some(std::thread::spawn(move || -> Result<Batched> {
+                    w.write_batch(&full.into_frame()?)?;
+                    Ok(w)
+                }));
                 *current = groups.next().unwrap_or(0);
             }
         }
@@ -224,8 +235,12 @@ impl EventWriter {
         let shown = self.shown.clone();
         match self.to {
             Target::Parquet {
-                mut writer, cols, ..
+                mut writer,
+                mut encoding,
+                cols,
+                ..
             } => {
+                let mut writer = writer_back(&mut writer, &mut encoding)?;
                 if !cols.is_empty() {
                     writer.write_batch(&cols.into_frame()?)?;
                 }
@@ -239,6 +254,21 @@ impl EventWriter {
         }
         self.target.commit()
     }
+}
+
+/// The Parquet writer, once the row group being encoded (if any) is written.
+fn writer_back(
+    writer: &mut Option<Batched>,
+    encoding: &mut Option<std::thread::JoinHandle<Result<Batched>>>,
+) -> Result<Batched> {
+    if let Some(handle) = encoding.take() {
+        return handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread writing a row group panicked"))?;
+    }
+    writer
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("internal error: the Parquet writer was lost"))
 }
 
 impl crate::events::ingest::EventSink for EventWriter {
@@ -269,7 +299,8 @@ impl EventWriter {
             .into_iter();
             let current = groups.next().unwrap_or(0);
             self.to = Target::Parquet {
-                writer,
+                writer: Some(writer),
+                encoding: None,
                 cols: EventColumns::default(),
                 groups,
                 current,
