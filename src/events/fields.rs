@@ -19,10 +19,7 @@ pub enum EpochUnit {
 pub fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,
-        Value::String(s) => {
-            let t = s.trim();
-            (!t.is_empty()).then(|| t.to_string())
-        }
+        Value::String(s) => text_of_str(s),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         other => Some(other.to_string()),
@@ -36,7 +33,10 @@ pub const MAX_NUMBER: f64 = 1e12;
 /// An optional finite number no larger than [`MAX_NUMBER`] in magnitude;
 /// strings holding numbers are accepted.
 pub fn number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejection> {
-    let x = unbounded_number(v, field)?;
+    within_ceiling(unbounded_number(v, field)?, field)
+}
+
+fn within_ceiling(x: Option<f64>, field: &str) -> Result<Option<f64>, Rejection> {
     if let Some(x) = x {
         if x.abs() > MAX_NUMBER {
             return Err(Rejection::new(
@@ -60,23 +60,34 @@ fn unbounded_number(v: Option<&Value>, field: &str) -> Result<Option<f64>, Rejec
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| bad(&n.to_string())),
-        Some(Value::String(s)) => {
-            let t = s.trim();
-            if t.is_empty() {
-                return Ok(None);
-            }
-            match t.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(Some(x)),
-                _ => Err(bad(&format!("{t:?}"))),
-            }
-        }
+        Some(Value::String(s)) => number_of_str(s, field),
         Some(other) => Err(bad(&other.to_string())),
+    }
+}
+
+/// A number written as text (surrounding blanks ignored; blank: none).
+fn number_of_str(s: &str, field: &str) -> Result<Option<f64>, Rejection> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(Some(x)),
+        _ => Err(Rejection::new(
+            Reason::BadNumber,
+            Some(field),
+            format!("{field} = {t:?}; expected a number"),
+        )),
     }
 }
 
 /// An optional positive integer step.
 pub fn step(v: Option<&Value>, field: &str) -> Result<Option<i32>, Rejection> {
-    let Some(x) = number(v, field)? else {
+    whole_step(number(v, field)?, field)
+}
+
+fn whole_step(x: Option<f64>, field: &str) -> Result<Option<i32>, Rejection> {
+    let Some(x) = x else {
         return Ok(None);
     };
     if x.fract() != 0.0 || x < 1.0 || x > i32::MAX as f64 {
@@ -100,14 +111,71 @@ pub fn timestamp(v: Option<&Value>, field: &str, epoch: EpochUnit) -> Result<i64
     };
     match v {
         None | Some(Value::Null) => Err(missing()),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(missing()),
-        Some(Value::String(s)) => parse_timestamp(s.trim(), field, epoch),
+        Some(Value::String(s)) => timestamp_of_str(s, field, epoch),
         Some(Value::Number(n)) => parse_timestamp(&n.to_string(), field, epoch),
         Some(other) => Err(Rejection::new(
             Reason::BadTimestamp,
             Some(field),
             format!("{field} = {other}; expected an RFC 3339 timestamp"),
         )),
+    }
+}
+
+/// A timestamp written as text (surrounding blanks ignored; blank: missing).
+fn timestamp_of_str(s: &str, field: &str, epoch: EpochUnit) -> Result<i64, Rejection> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(Rejection::new(
+            Reason::MissingTimestamp,
+            Some(field),
+            format!("no {field}; expected an RFC 3339 timestamp with offset"),
+        ));
+    }
+    parse_timestamp(t, field, epoch)
+}
+
+/// A text field's value: trimmed, `None` when blank.
+fn text_of_str(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// A field as read: a loosely typed JSON value, or the text of a cell
+/// (a CSV field), which reads exactly as a JSON string holding it.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Value(&'a Value),
+    Text(&'a str),
+}
+
+/// [`text`] of a cell.
+pub fn text_cell(c: Option<Cell>) -> Option<String> {
+    match c? {
+        Cell::Value(v) => text(Some(v)),
+        Cell::Text(s) => text_of_str(s),
+    }
+}
+
+/// [`number`] of a cell.
+pub fn number_cell(c: Option<Cell>, field: &str) -> Result<Option<f64>, Rejection> {
+    match c {
+        None => Ok(None),
+        Some(Cell::Value(v)) => number(Some(v), field),
+        Some(Cell::Text(s)) => within_ceiling(number_of_str(s, field)?, field),
+    }
+}
+
+/// [`step`] of a cell.
+pub fn step_cell(c: Option<Cell>, field: &str) -> Result<Option<i32>, Rejection> {
+    whole_step(number_cell(c, field)?, field)
+}
+
+/// [`timestamp`] of a cell.
+pub fn timestamp_cell(c: Option<Cell>, field: &str, epoch: EpochUnit) -> Result<i64, Rejection> {
+    match c {
+        Some(Cell::Text(s)) => timestamp_of_str(s, field, epoch),
+        Some(Cell::Value(v)) => timestamp(Some(v), field, epoch),
+        None => timestamp(None, field, epoch),
     }
 }
 

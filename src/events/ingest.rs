@@ -1,7 +1,7 @@
 //! The ingest job: files in any supported shape → canonical events plus a
 //! quarantine file, with `read = accepted + quarantined` by construction.
 
-use super::fields::EpochUnit;
+use super::fields::{self, EpochUnit};
 use super::identity::{self, CustomerKey, Identities, IdentityReport};
 use super::ledger::{self, Ledger, LedgerReport, OrderPayload, Pending, Source};
 use super::source::{self, Container, RawRow, Unread};
@@ -13,7 +13,6 @@ use crate::schema as col;
 use anyhow::{bail, Context, Result};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -781,19 +780,15 @@ fn map_canonical_csv(
     record: &csv::ByteRecord,
 ) -> Result<Mapped, Rejection> {
     let texts = source::csv_texts(header, record)?;
-    let values: Vec<(&str, Value)> = columns
-        .at
-        .iter()
-        .map(|&(name, i)| {
-            let v = match texts[i] {
-                "" => Value::Null,
-                t => Value::String(t.to_string()),
-            };
-            (name, v)
-        })
-        .collect();
-    let get = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
-    let e = canonical::map_fields(get, opts.epoch_unit)?;
+    // An empty cell is null; any other is read as a JSON string holding it.
+    let get = |name: &str| {
+        let &(_, i) = columns.at.iter().find(|(n, _)| *n == name)?;
+        match texts[i] {
+            "" => None,
+            t => Some(fields::Cell::Text(t)),
+        }
+    };
+    let e = canonical::map_cells(get, opts.epoch_unit)?;
     check_mapped(canonical_event(e)?)
 }
 
@@ -1254,6 +1249,30 @@ mod tests {
                 b"",
                 b"",
                 b"",
+                b"",
+                b"",
+            ],
+            vec![
+                b" 2026-03-02T10:00:00Z ",
+                b" checkout_started ",
+                b"c1",
+                b"  ",
+                b"",
+                b" 12 ",
+                b" 1.5 ",
+                b" 2 ",
+                b"  ",
+                b"",
+            ],
+            vec![
+                b"2026-03-02T10:00:00Z",
+                b"checkout_started",
+                b"c1",
+                b"",
+                b"",
+                b"abc",
+                b"",
+                b"0",
                 b"",
                 b"",
             ],
