@@ -182,12 +182,17 @@ impl Unread {
             },
             Unread::Json { line, bytes } => RawRow {
                 line,
-                raw: String::from_utf8_lossy(&bytes).trim_end().to_string(),
+                raw: json_raw(&bytes),
                 fields: json_object(&bytes),
             },
             Unread::Parquet { line, group, index } => group.row(line, index),
         }
     }
+}
+
+/// The raw text of a JSON line, as the quarantine file shows it.
+pub fn json_raw(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim_end().to_string()
 }
 
 /// The raw text of a CSV record, as the quarantine file shows it.
@@ -660,6 +665,78 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
         Err(e) => format!("invalid JSON: {e}"),
     };
     Err(Rejection::new(Reason::MalformedRow, None, detail))
+}
+
+/// The canonical columns' values of one JSON line, parsed without making
+/// the whole object (its keys are only compared, where they lie); `None`
+/// when the line is anything but one object with unique keys, and the
+/// caller takes the general route ([`Unread::into_row`]), which words the
+/// rejection. Every value is parsed as the general route parses it, so
+/// the two accept the same lines with the same values.
+pub fn canonical_json(bytes: &[u8]) -> Option<Vec<(&'static str, Value)>> {
+    serde_json::from_slice::<CanonicalObject>(bytes)
+        .ok()
+        .map(|o| o.0)
+}
+
+struct CanonicalObject(Vec<(&'static str, Value)>);
+
+/// An object key, borrowed from the line unless it holds escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CanonicalObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CanonicalObject, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CanonicalObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<CanonicalObject, A::Error> {
+                let mut seen: Vec<Key<'de>> = Vec::with_capacity(16);
+                let mut values = Vec::with_capacity(crate::schema::CANONICAL_COLUMNS.len());
+                while let Some(key) = access.next_key::<Key<'de>>()? {
+                    // Parsed whatever the key, as the general route does (a
+                    // number out of range refuses the line there too).
+                    let value: Value = access.next_value()?;
+                    if seen.iter().any(|k| k.0 == key.0) {
+                        return Err(serde::de::Error::custom("a key given twice"));
+                    }
+                    if let Some(&name) = crate::schema::CANONICAL_COLUMNS
+                        .iter()
+                        .find(|c| **c == key.0)
+                    {
+                        values.push((name, value));
+                    }
+                    seen.push(key);
+                }
+                Ok(CanonicalObject(values))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// The JSON type of a value, for messages (`a JSON array; expected …`).
