@@ -536,14 +536,17 @@ fn read_csv_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     let mut reader = csv_reader(path)?;
     let header = csv_header(path, &mut reader)?;
     let mut batch: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
+    // Each record sized as the last one was, so reading it rarely grows it.
+    let mut room = 64usize;
     loop {
-        let mut record = csv::ByteRecord::new();
+        let mut record = csv::ByteRecord::with_capacity(room, header.len());
         let more = reader
             .read_byte_record(&mut record)
             .with_context(|| format!("{}: read error", path.display()))?;
         if more {
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let cut = reader.get_ref().cut.contains(&line);
+            room = record.as_slice().len().max(16);
             batch.push(Unread::Csv { line, record, cut });
         }
         if batch.len() >= BATCH_ROWS || (!more && !batch.is_empty()) {

@@ -97,18 +97,25 @@ pub struct Runs<T> {
     len: u64,
     /// The run being sorted and written on its own thread while the next
     /// one fills (at most one: memory holds two runs at most).
-    writing: Option<std::thread::JoinHandle<Result<(File, u64)>>>,
+    writing: Option<std::thread::JoinHandle<Result<WrittenRun<T>>>>,
+    /// The buffer of the last run written, emptied, for the next run: its
+    /// memory is reused rather than freed and faulted in again.
+    spare: Option<Vec<T>>,
 }
+
+/// A run on disk, its item count, and its emptied buffer.
+type WrittenRun<T> = (File, u64, Vec<T>);
 
 impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
     pub fn new(chunk: usize, order: fn(&T, &T) -> Ordering) -> Runs<T> {
         Runs {
             order,
             chunk: chunk.max(1),
-            buf: Vec::new(),
+            buf: Vec::with_capacity(chunk.clamp(1, DEFAULT_CHUNK)),
             files: Vec::new(),
             len: 0,
             writing: None,
+            spare: None,
         }
     }
 
@@ -148,10 +155,11 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
             return Ok(());
         }
         self.finish_writing()?;
-        let buf = std::mem::replace(
-            &mut self.buf,
-            Vec::with_capacity(self.chunk.min(DEFAULT_CHUNK)),
-        );
+        let next = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(self.chunk.min(DEFAULT_CHUNK)));
+        let buf = std::mem::replace(&mut self.buf, next);
         let order = self.order;
         self.writing = Some(std::thread::spawn(move || write_run(buf, order)));
         if self.files.len() + 1 >= MAX_RUNS {
@@ -164,10 +172,15 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
     /// Waits for the run being written and files it after the earlier ones.
     fn finish_writing(&mut self) -> Result<()> {
         if let Some(handle) = self.writing.take() {
-            let run = handle
+            let (file, n, spare) = handle
                 .join()
                 .map_err(|_| anyhow::anyhow!("the thread writing a sorted run panicked"))??;
-            self.files.push(run);
+            self.files.push((file, n));
+            // A buffer grown past twice the run size (the simulator's runs
+            // are cut by the caller) is not kept.
+            if spare.capacity() <= self.chunk.min(DEFAULT_CHUNK).saturating_mul(2) {
+                self.spare = Some(spare);
+            }
         }
         Ok(())
     }
@@ -200,9 +213,9 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
 /// Sorts `buf` by `order` (stable: equal items keep the order they came
 /// in) and writes it as one run; the run's file and its item count.
 fn write_run<T: Encode + Send + Sync>(
-    buf: Vec<T>,
+    mut buf: Vec<T>,
     order: fn(&T, &T) -> Ordering,
-) -> Result<(File, u64)> {
+) -> Result<WrittenRun<T>> {
     // The items stay where they are; a permutation of 4-byte indices is
     // sorted instead (an event is a few hundred bytes to move).
     let mut at: Vec<u32> = (0..buf.len() as u32).collect();
@@ -214,7 +227,9 @@ fn write_run<T: Encode + Send + Sync>(
     for &i in &at {
         w.put(&buf[i as usize])?;
     }
-    Ok((w.finish()?, buf.len() as u64))
+    let n = buf.len() as u64;
+    buf.clear();
+    Ok((w.finish()?, n, buf))
 }
 
 impl<T: Decode<()>> Merge<T> {

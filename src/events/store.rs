@@ -29,6 +29,25 @@ pub struct EventColumns {
 }
 
 impl EventColumns {
+    /// Columns with room for `n` rows.
+    pub fn with_capacity(n: usize) -> EventColumns {
+        EventColumns {
+            ts: Vec::with_capacity(n),
+            event: Vec::with_capacity(n),
+            customer_id: Vec::with_capacity(n),
+            cart_id: Vec::with_capacity(n),
+            order_id: Vec::with_capacity(n),
+            value: Vec::with_capacity(n),
+            discount: Vec::with_capacity(n),
+            coupon: Vec::with_capacity(n),
+            flow_step: Vec::with_capacity(n),
+            channel: Vec::with_capacity(n),
+            variant: Vec::with_capacity(n),
+            customer_status: Vec::with_capacity(n),
+            currency: Vec::with_capacity(n),
+        }
+    }
+
     pub fn push(&mut self, e: &Event) {
         self.ts.push(e.ts);
         self.event.push(e.kind.as_str());
@@ -211,13 +230,14 @@ impl EventWriter {
         } = &mut self.to
         {
             if cols.len() == *current && *current > 0 {
-                let full = std::mem::take(cols);
+                let next = groups.next().unwrap_or(0);
+                let full = std::mem::replace(cols, EventColumns::with_capacity(next));
                 let mut w = writer_back(writer, encoding)?;
                 *encoding = Some(std::thread::spawn(move || -> Result<Batched> {
                     w.write_batch(&full.into_frame()?)?;
                     Ok(w)
                 }));
-                *current = groups.next().unwrap_or(0);
+                *current = next;
             }
         }
         Ok(())
@@ -301,7 +321,7 @@ impl EventWriter {
             self.to = Target::Parquet {
                 writer: Some(writer),
                 encoding: None,
-                cols: EventColumns::default(),
+                cols: EventColumns::with_capacity(current),
                 groups,
                 current,
             };
