@@ -670,19 +670,95 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
     Err(Rejection::new(Reason::MalformedRow, None, detail))
 }
 
+/// A canonical column's value in a JSON line: a string (borrowed from the
+/// line unless it holds escapes), or any other JSON value.
+#[derive(Debug)]
+pub enum JsonField<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Value(Value),
+}
+
+impl JsonField<'_> {
+    /// The field as [`fields::Cell`](super::fields::Cell): a string reads
+    /// as the JSON string it is.
+    pub fn cell(&self) -> super::fields::Cell<'_> {
+        match self {
+            JsonField::Text(s) => super::fields::Cell::Text(s),
+            JsonField::Value(v) => super::fields::Cell::Value(v),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for JsonField<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JsonField<'de>, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JsonField<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Text(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(
+                    Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<JsonField<'de>, E> {
+                Ok(JsonField::Value(Value::Null))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<JsonField<'de>, A::Error> {
+                <Value as serde::Deserialize>::deserialize(MapAccessDeserializer::new(map))
+                    .map(JsonField::Value)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<JsonField<'de>, A::Error> {
+                <Value as serde::Deserialize>::deserialize(SeqAccessDeserializer::new(seq))
+                    .map(JsonField::Value)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The canonical columns' values of one JSON line, parsed without making
-/// the whole object (its keys are only compared, where they lie); `None`
-/// when the line is anything but one object with unique keys, and the
-/// caller takes the general route ([`Unread::into_row`]), which words the
-/// rejection. Every value is parsed as the general route parses it, so
-/// the two accept the same lines with the same values.
-pub fn canonical_json(bytes: &[u8]) -> Option<Vec<(&'static str, Value)>> {
+/// the whole object (keys and strings read where they lie); `None` when
+/// the line is anything but one object with unique keys, and the caller
+/// takes the general route ([`Unread::into_row`]), which words the
+/// rejection. Every value is parsed as the general route parses it, so the
+/// two accept the same lines with the same values.
+pub fn canonical_json(bytes: &[u8]) -> Option<Vec<(&'static str, JsonField<'_>)>> {
     serde_json::from_slice::<CanonicalObject>(bytes)
         .ok()
         .map(|o| o.0)
 }
 
-struct CanonicalObject(Vec<(&'static str, Value)>);
+struct CanonicalObject<'a>(Vec<(&'static str, JsonField<'a>)>);
 
 /// An object key, borrowed from the line unless it holds escapes.
 struct Key<'de>(std::borrow::Cow<'de, str>);
@@ -706,32 +782,32 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for CanonicalObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CanonicalObject, D::Error> {
+impl<'de> serde::Deserialize<'de> for CanonicalObject<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CanonicalObject<'de>, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = CanonicalObject;
+            type Value = CanonicalObject<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut access: A,
-            ) -> Result<CanonicalObject, A::Error> {
+            ) -> Result<CanonicalObject<'de>, A::Error> {
                 let mut seen: Vec<Key<'de>> = Vec::with_capacity(16);
                 let mut values = Vec::with_capacity(crate::schema::CANONICAL_COLUMNS.len());
                 while let Some(key) = access.next_key::<Key<'de>>()? {
-                    // Parsed whatever the key, as the general route does (a
-                    // number out of range refuses the line there too).
-                    let value: Value = access.next_value()?;
+                    let canonical = crate::schema::CANONICAL_COLUMNS
+                        .iter()
+                        .find(|c| **c == key.0);
+                    match canonical {
+                        Some(&name) => values.push((name, access.next_value::<JsonField>()?)),
+                        // Parsed all the same, as the general route does (a
+                        // number out of range refuses the line there too).
+                        None => drop(access.next_value::<Value>()?),
+                    }
                     if seen.iter().any(|k| k.0 == key.0) {
                         return Err(serde::de::Error::custom("a key given twice"));
-                    }
-                    if let Some(&name) = crate::schema::CANONICAL_COLUMNS
-                        .iter()
-                        .find(|c| **c == key.0)
-                    {
-                        values.push((name, value));
                     }
                     seen.push(key);
                 }
@@ -828,8 +904,11 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     }
     let mut lines: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
     let mut line = 0u64;
+    // Each line's buffer sized as the last line was, so reading it rarely
+    // grows it.
+    let mut room = 256usize;
     loop {
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(room);
         let n = (&mut reader)
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut buf)
@@ -848,6 +927,7 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
                     fields: Err(cut_line()),
                 }));
             } else if !buf.iter().all(u8::is_ascii_whitespace) {
+                room = (buf.len() + 16).min(1 << 16);
                 lines.push(Unread::Json { line, bytes: buf });
             }
         }
@@ -920,7 +1000,6 @@ enum Element {
 impl<'de> serde::Deserialize<'de> for Element {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Element, D::Error> {
         use serde::de::value::SeqAccessDeserializer;
-        use serde::Deserialize;
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Element;
@@ -935,7 +1014,8 @@ impl<'de> serde::Deserialize<'de> for Element {
                 Ok(Element::Object(map, twice))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
-                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Element::Other)
+                <Value as serde::Deserialize>::deserialize(SeqAccessDeserializer::new(seq))
+                    .map(Element::Other)
             }
             fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
                 Ok(Element::Other(Value::Bool(v)))
