@@ -92,23 +92,22 @@ pub struct IdentityReport {
 /// Union–find over identifiers.
 #[derive(Default)]
 pub struct Identities {
-    index: FxHashMap<String, u32>,
-    names: Vec<String>,
+    /// Every identifier once, its position its number.
+    names: indexmap::IndexSet<String, rustc_hash::FxBuildHasher>,
     kinds: Vec<IdKind>,
     parent: Vec<u32>,
 }
 
 impl Identities {
     fn id(&mut self, name: &str, kind: IdKind) -> u32 {
-        if let Some(&i) = self.index.get(name) {
+        if let Some(i) = self.names.get_index_of(name) {
             // The same text seen as two kinds keeps the more stable one.
-            let k = &mut self.kinds[i as usize];
+            let k = &mut self.kinds[i];
             *k = (*k).min(kind);
-            return i;
+            return i as u32;
         }
-        let i = self.names.len() as u32;
-        self.index.insert(name.to_string(), i);
-        self.names.push(name.to_string());
+        let (i, _) = self.names.insert_full(name.to_string());
+        let i = i as u32;
         self.kinds.push(kind);
         self.parent.push(i);
         i
