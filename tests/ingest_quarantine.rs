@@ -229,6 +229,33 @@ fn fatal_problems_stop_with_file_line_and_expectation() {
         "{err}"
     );
 
+    // Errors come in reading order: an element of a JSON array with
+    // another currency is named before a syntax error later in the array,
+    // even within one batch of rows.
+    let array = dir.path().join("array.json");
+    std::fs::write(
+        &array,
+        "[{\"ts\":\"2026-03-02T10:00:00Z\",\"event\":\"checkout_started\",\"customer_id\":\"c1\",\"currency\":\"USD\"},\n\
+         {\"ts\":\"2026-03-02T10:01:00Z\",\"event\":\"checkout_started\",\"customer_id\":\"c2\",\"currency\":\"EUR\"},\n\
+         {bad}]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "ingest",
+            s(&array),
+            "--out",
+            s(&dir.path().join("a.parquet")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("array.json:2") && err.contains("EUR") && !err.contains("not a valid JSON"),
+        "{err}"
+    );
+
     // With a rate, the same file converts.
     let o = dir.path().join("o.csv");
     run(&[

@@ -540,9 +540,17 @@ fn read_csv_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     let mut room = 64usize;
     loop {
         let mut record = csv::ByteRecord::with_capacity(room, header.len());
-        let more = reader
-            .read_byte_record(&mut record)
-            .with_context(|| format!("{}: read error", path.display()))?;
+        let more = match reader.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                // The rows read before the error are checked first, so
+                // errors come in reading order.
+                if !batch.is_empty() {
+                    each(&header, std::mem::take(&mut batch))?;
+                }
+                return Err(e).with_context(|| format!("{}: read error", path.display()));
+            }
+        };
         if more {
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let cut = reader.get_ref().cut.contains(&line);
@@ -890,17 +898,19 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     };
     if first == Some(b'[') {
         let mut batch = Vec::with_capacity(BATCH_ROWS);
-        read_json_array(path, reader, &mut |row| {
+        let read = read_json_array(path, reader, &mut |row| {
             batch.push(Unread::Row(row));
             if batch.len() >= BATCH_ROWS {
                 each(&[], std::mem::take(&mut batch))?;
             }
             Ok(())
-        })?;
+        });
+        // The elements read before an error in the array are checked
+        // first, so errors come in reading order.
         if !batch.is_empty() {
             each(&[], batch)?;
         }
-        return Ok(());
+        return read;
     }
     let mut lines: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
     let mut line = 0u64;
@@ -909,10 +919,20 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
     let mut room = 256usize;
     loop {
         let mut buf = Vec::with_capacity(room);
-        let n = (&mut reader)
+        let n = match (&mut reader)
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut buf)
-            .with_context(|| format!("{}: read error after line {line}", path.display()))?;
+        {
+            Ok(n) => n,
+            Err(e) => {
+                // The lines read before the error are checked first.
+                if !lines.is_empty() {
+                    each(&[], std::mem::take(&mut lines))?;
+                }
+                return Err(e)
+                    .with_context(|| format!("{}: read error after line {line}", path.display()));
+            }
+        };
         let more = n > 0;
         if more {
             line += 1;
