@@ -594,6 +594,16 @@ impl State<'_> {
         let prepare_batch = |header: &[String], rows: Vec<Unread>| -> Vec<Prepared> {
             use rayon::prelude::*;
             let columns = typed.then(|| CanonicalColumns::of(header));
+            // Any row through its shape's mapper, from a JSON object.
+            let general = |u: Unread| {
+                let row = u.into_row(header);
+                let mapped = map_row(opts, format, &row, file_metric);
+                Prepared {
+                    line: row.line,
+                    raw: RawText::Text(row.raw),
+                    mapped,
+                }
+            };
             let prepare = |u: Unread| match (&columns, u) {
                 (
                     Some(c),
@@ -646,26 +656,10 @@ impl State<'_> {
                             raw: RawText::Json(bytes),
                             mapped,
                         },
-                        None => {
-                            let row = Unread::Json { line, bytes }.into_row(header);
-                            let mapped = map_row(opts, format, &row, file_metric);
-                            Prepared {
-                                line: row.line,
-                                raw: RawText::Text(row.raw),
-                                mapped,
-                            }
-                        }
+                        None => general(Unread::Json { line, bytes }),
                     }
                 }
-                (_, u) => {
-                    let row = u.into_row(header);
-                    let mapped = map_row(opts, format, &row, file_metric);
-                    Prepared {
-                        line: row.line,
-                        raw: RawText::Text(row.raw),
-                        mapped,
-                    }
-                }
+                (_, u) => general(u),
             };
             if rows.len() > 1 {
                 rows.into_par_iter().map(prepare).collect()

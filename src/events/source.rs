@@ -768,28 +768,6 @@ pub fn canonical_json(bytes: &[u8]) -> Option<Vec<(&'static str, JsonField<'_>)>
 
 struct CanonicalObject<'a>(Vec<(&'static str, JsonField<'a>)>);
 
-/// An object key, borrowed from the line unless it holds escapes.
-struct Key<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 impl<'de> serde::Deserialize<'de> for CanonicalObject<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CanonicalObject<'de>, D::Error> {
         struct V;
@@ -802,19 +780,22 @@ impl<'de> serde::Deserialize<'de> for CanonicalObject<'de> {
                 self,
                 mut access: A,
             ) -> Result<CanonicalObject<'de>, A::Error> {
-                let mut seen: Vec<Key<'de>> = Vec::with_capacity(16);
+                // JSON keys are strings: read as fields, borrowed from the
+                // line unless they hold escapes.
+                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::with_capacity(16);
                 let mut values = Vec::with_capacity(crate::schema::CANONICAL_COLUMNS.len());
-                while let Some(key) = access.next_key::<Key<'de>>()? {
-                    let canonical = crate::schema::CANONICAL_COLUMNS
-                        .iter()
-                        .find(|c| **c == key.0);
+                while let Some(key) = access.next_key::<JsonField<'de>>()? {
+                    let JsonField::Text(key) = key else {
+                        return Err(serde::de::Error::custom("a key that is not a string"));
+                    };
+                    let canonical = crate::schema::CANONICAL_COLUMNS.iter().find(|c| **c == key);
                     match canonical {
                         Some(&name) => values.push((name, access.next_value::<JsonField>()?)),
                         // Parsed all the same, as the general route does (a
                         // number out of range refuses the line there too).
                         None => drop(access.next_value::<Value>()?),
                     }
-                    if seen.iter().any(|k| k.0 == key.0) {
+                    if seen.contains(&key) {
                         return Err(serde::de::Error::custom("a key given twice"));
                     }
                     seen.push(key);
