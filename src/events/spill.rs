@@ -103,6 +103,12 @@ pub struct Runs<T> {
     spare: Option<Vec<T>>,
 }
 
+/// The room a run's buffer is given up front: the run size, at most
+/// [`DEFAULT_CHUNK`] (the simulator's runs are cut by the caller).
+fn run_capacity(chunk: usize) -> usize {
+    chunk.clamp(1, DEFAULT_CHUNK)
+}
+
 /// A run on disk, its item count, and its emptied buffer.
 type WrittenRun<T> = (File, u64, Vec<T>);
 
@@ -111,7 +117,7 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
         Runs {
             order,
             chunk: chunk.max(1),
-            buf: Vec::with_capacity(chunk.clamp(1, DEFAULT_CHUNK)),
+            buf: Vec::with_capacity(run_capacity(chunk)),
             files: Vec::new(),
             len: 0,
             writing: None,
@@ -158,7 +164,7 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
         let next = self
             .spare
             .take()
-            .unwrap_or_else(|| Vec::with_capacity(self.chunk.min(DEFAULT_CHUNK)));
+            .unwrap_or_else(|| Vec::with_capacity(run_capacity(self.chunk)));
         let buf = std::mem::replace(&mut self.buf, next);
         let order = self.order;
         self.writing = Some(std::thread::spawn(move || write_run(buf, order)));
@@ -178,7 +184,7 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
             self.files.push((file, n));
             // A buffer grown past twice the run size (the simulator's runs
             // are cut by the caller) is not kept.
-            if spare.capacity() <= self.chunk.min(DEFAULT_CHUNK).saturating_mul(2) {
+            if spare.capacity() <= run_capacity(self.chunk).saturating_mul(2) {
                 self.spare = Some(spare);
             }
         }
@@ -211,7 +217,8 @@ impl<T: Encode + Decode<()> + Send + Sync + 'static> Runs<T> {
 }
 
 /// Sorts `buf` by `order` (stable: equal items keep the order they came
-/// in) and writes it as one run; the run's file and its item count.
+/// in) and writes it as one run; the run's file, its item count and the
+/// emptied buffer.
 fn write_run<T: Encode + Send + Sync>(
     mut buf: Vec<T>,
     order: fn(&T, &T) -> Ordering,
