@@ -1238,8 +1238,12 @@ fn run_attribute(a: AttributeArgs) -> Result<()> {
     }
     let config = FlowConfig::load(a.flow.as_ref().expect("clap requires --flow"))?;
     let events = a.events.clone().expect("clap requires events");
-    let table = flow::load_events(&[events], &Default::default())?;
-    let tables = flow::reconstruct(&table, &config)?;
+    // Raw events take the bounded-memory route `paths` takes.
+    let opts = IngestOptions {
+        klaviyo_steps: Some(events::klaviyo::StepMap::from_config(&config)),
+        ..Default::default()
+    };
+    let tables = flow::reconstruct_inputs(&[events], &opts, &config, true)?;
     let rule = if a.platform_default {
         journeys::JourneyRule {
             by: a.by,

@@ -519,25 +519,68 @@ pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path>
     }
 }
 
-/// Loads events for reconstruction: a canonical Parquet file is read
-/// directly; anything else goes through ingestion (bad rows counted and
-/// reported on standard error, as `ingest` would quarantine them).
-pub fn load_events(
+/// The flow's tables from event files, through the bounded-memory route
+/// every command that reads events takes: raw inputs (several files, in
+/// order) are ingested, streaming, into a temporary canonical Parquet file
+/// (one canonical Parquet input is read where it lies), which
+/// [`stream::paths_parquet`] reconstructs customer range by customer range
+/// into temporary carts and touches tables, read back here. Memory grows
+/// with the entries and touches, not with the events. Quarantined raw rows
+/// count as skipped rows, as `cartlift paths` counts them. The touches
+/// frame is empty unless `with_touches`.
+///
+/// Errors: an unreadable input (named), no temporary folder, or a
+/// reconstruction error.
+pub fn reconstruct_inputs(
     inputs: &[std::path::PathBuf],
     opts: &crate::events::ingest::IngestOptions,
-) -> Result<EventTable> {
+    config: &FlowConfig,
+    with_touches: bool,
+) -> Result<FlowTables> {
     if let Some(path) = single_parquet(inputs) {
-        return EventTable::read_parquet(path);
+        return reconstruct_parquet(path, config, with_touches);
     }
-    let mut quarantine = crate::events::ingest::Quarantine::discard();
-    let mut table = EventTable::default();
-    let report = crate::events::ingest::ingest_into(inputs, opts, &mut quarantine, &mut table)?;
-    eprintln!("{}", report.summary_line());
-    if let Some(w) = report.warning() {
-        eprintln!("warning: {w}");
-    }
-    table.skipped_rows = report.quarantined;
-    Ok(table)
+    let staged = ingest_to_parquet(inputs, opts)?;
+    let mut tables = reconstruct_parquet(&staged.path, config, with_touches)?;
+    tables.audit.skipped_rows += staged.quarantined;
+    Ok(tables)
+}
+
+/// The flow's tables from one canonical events Parquet file, reconstructed
+/// customer range by customer range ([`stream::paths_parquet`]) into
+/// temporary files and read back: the tables [`reconstruct_tables`] gives
+/// on the whole file, without holding its events in memory.
+pub fn reconstruct_parquet(
+    events: &std::path::Path,
+    config: &FlowConfig,
+    with_touches: bool,
+) -> Result<FlowTables> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| anyhow::anyhow!("no temporary folder for the reconstructed tables: {e}"))?;
+    let carts_path = dir.path().join("carts.parquet");
+    let touches_path = with_touches.then(|| dir.path().join("touches.parquet"));
+    let run = stream::paths_parquet(
+        events,
+        config,
+        &carts_path,
+        touches_path.as_deref(),
+        stream::ROWS_PER_RANGE,
+    )?;
+    let read = |p: &std::path::Path| -> Result<DataFrame> {
+        let file = std::fs::File::open(p)
+            .map_err(|e| anyhow::anyhow!("cannot reopen {}: {e}", p.display()))?;
+        Ok(ParquetReader::new(file).finish()?)
+    };
+    let carts = read(&carts_path)?;
+    let touches = match &touches_path {
+        Some(p) => read(p)?,
+        None => DataFrame::empty(),
+    };
+    Ok(FlowTables {
+        carts,
+        touches,
+        audit: run.audit,
+    })
 }
 
 /// Raw event files ingested into a temporary canonical Parquet file
@@ -551,7 +594,7 @@ pub struct Staged {
 }
 
 /// Ingests `inputs` (streaming) into a temporary canonical Parquet file;
-/// the counts go to standard error as [`load_events`] gives them.
+/// the counts (read, accepted, quarantined) go to standard error.
 pub fn ingest_to_parquet(
     inputs: &[std::path::PathBuf],
     opts: &crate::events::ingest::IngestOptions,

@@ -163,17 +163,47 @@ impl EventTable {
         Ok(table)
     }
 
+    /// Reads the events of the given kinds from a canonical events Parquet
+    /// file, with their time, customer and step only (the other columns
+    /// are not read: absent values). For scans that need a few rare
+    /// events, such as the guardrails' unsubscribes and complaints, without
+    /// holding the log. Rows that are not valid events are counted in
+    /// `skipped_rows`; valid rows of other kinds are neither kept nor counted.
+    pub fn read_parquet_kinds(path: &Path, kinds: &[EventKind]) -> Result<EventTable> {
+        let file = ParquetEvents::open(path)?;
+        let columns: Vec<&str> = [col::TS, col::EVENT, col::CUSTOMER_ID, col::FLOW_STEP]
+            .into_iter()
+            .filter(|c| file.columns.iter().any(|have| have == c))
+            .collect();
+        let mut table = EventTable::default();
+        for g in 0..file.row_groups() {
+            let df = file.read_group_columns(g, Some(&columns))?;
+            table
+                .append_where(&df, |k| kinds.contains(&k))
+                .with_context(|| file.group_context(g))?;
+        }
+        Ok(table)
+    }
+
     fn append(&mut self, df: &DataFrame) -> Result<()> {
+        self.append_where(df, |_| true)
+    }
+
+    /// Appends the valid rows whose kind is wanted.
+    fn append_where(&mut self, df: &DataFrame, want: impl Fn(EventKind) -> bool) -> Result<()> {
         let b = Batch::decode(df)?;
-        let keep = &b.keep;
-        for (i, &k) in keep.iter().enumerate() {
-            if k {
+        let mut keep = b.keep.clone();
+        for (i, k) in keep.iter_mut().enumerate() {
+            if !*k {
+                self.skipped_rows += 1;
+            } else if want(b.kind[i]) {
                 self.kind.push(b.kind[i]);
                 self.ts.push(b.ts[i]);
             } else {
-                self.skipped_rows += 1;
+                *k = false;
             }
         }
+        let keep = &keep;
 
         // The high-cardinality ids dominate: intern them on two threads.
         let (customers, carts, orders) = (&mut self.customers, &mut self.carts, &mut self.orders);

@@ -915,8 +915,12 @@ pub fn load_carts_columns(
             return Ok(carts);
         }
     }
-    let table = crate::flow::load_events(&[path.to_path_buf()], &Default::default())?;
-    Ok(crate::flow::reconstruct(&table, config)?.carts)
+    // Raw events take the bounded-memory route `paths` takes.
+    let opts = crate::events::ingest::IngestOptions {
+        klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(config)),
+        ..Default::default()
+    };
+    Ok(crate::flow::reconstruct_inputs(&[path.to_path_buf()], &opts, config, false)?.carts)
 }
 
 /// Table mode: an exported recipients table, A/B/n against one control.

@@ -20,6 +20,7 @@ use crate::config::FlowConfig;
 use crate::events::ingest::{self, IngestOptions, IngestReport, Quarantine};
 use crate::flow::{self, audit::Audit, table::EventTable, FlowTables};
 use crate::lift::{self, LiftOptions, LiftReport};
+use crate::schema::EventKind;
 use crate::stats::Interval;
 use anyhow::{Context, Result};
 use funnel::{StepFunnel, StepGuardrail};
@@ -219,17 +220,21 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     let data = out.join(DATA_DIR);
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     write_text(&data.join("README.txt"), DATA_README)?;
-    let (table, ingest_report) = stage("ingest", || ingest_events(job, &data))?;
+    // The bounded-memory route `paths` takes: events staged as canonical
+    // Parquet, reconstructed customer range by customer range.
+    let ingested = stage("ingest", || ingest_events(job, &data))?;
     let mut tables = stage("reconstruct flow entries", || {
-        flow::reconstruct(&table, job.config)
+        flow::reconstruct_parquet(&ingested.path, job.config, true)
     })?;
+    // As `cartlift paths` counts them, so the audits agree.
+    tables.audit.skipped_rows += ingested.report.quarantined;
     flow::write_table(&mut tables.carts, &data.join("carts.parquet"))?;
     flow::write_table(&mut tables.touches, &data.join("touches.parquet"))?;
     if !job.show_ids {
         tables.audit = flow::audit_by_row(&tables.audit, &tables.carts)?;
     }
     let summary = stage("lift, attribution, policy", || {
-        summarize(&table, tables, ingest_report, job.config, stamp)
+        summarize(&ingested.path, tables, ingested.report, job.config, stamp)
     })?;
     write_json(&out.join("lift.json"), &summary.lift)?;
     write_json(&out.join("audit.json"), &summary.audit)?;
@@ -356,7 +361,17 @@ fn dashboard_view(
 }
 
 /// Ingests every input, quarantining bad rows into `data/quarantine.csv`.
-fn ingest_events(job: &Job, out: &Path) -> Result<(EventTable, IngestReport)> {
+/// The job's events, ingested (streaming) into a temporary canonical
+/// Parquet file that lives as long as the value.
+struct Ingested {
+    path: std::path::PathBuf,
+    report: IngestReport,
+    _dir: tempfile::TempDir,
+}
+
+/// Ingests the job's inputs into a temporary canonical Parquet file,
+/// quarantining bad rows to `out/quarantine.csv`.
+fn ingest_events(job: &Job, out: &Path) -> Result<Ingested> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
     let opts = IngestOptions {
         klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(job.config)),
@@ -371,18 +386,23 @@ fn ingest_events(job: &Job, out: &Path) -> Result<(EventTable, IngestReport)> {
         },
         ..IngestOptions::default()
     };
-    let inputs = job.inputs;
-    let mut table = EventTable::default();
-    let report = ingest::ingest_into(inputs, &opts, &mut quarantine, &mut table)?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| anyhow::anyhow!("no temporary folder for the ingested events: {e}"))?;
+    let path = dir.path().join("events.parquet");
+    let mut events = crate::events::store::EventWriter::create(&path)?;
+    let report = ingest::ingest_into(job.inputs, &opts, &mut quarantine, &mut events)?;
+    events.commit()?;
     quarantine.finish()?;
-    // As `cartlift paths` counts them, so the audits agree.
-    table.skipped_rows = report.quarantined;
-    Ok((table, report))
+    Ok(Ingested {
+        path,
+        report,
+        _dir: dir,
+    })
 }
 
 /// Every analysis of the reconstructed tables, in one record.
 fn summarize(
-    table: &EventTable,
+    events: &Path,
     tables: FlowTables,
     ingest: IngestReport,
     config: &FlowConfig,
@@ -403,7 +423,17 @@ fn summarize(
     let dashboard = dashboard_view(&tables.carts, &tables.touches, config)?;
     let timeline = timeline::cumulative(&tables.carts, config, opts.alpha, entries as f64)?;
     let funnel = funnel::step_funnel(&tables.carts, &tables.touches, config)?;
-    let guardrails = funnel::step_guardrails(table, &tables.carts, &funnel, config, opts.alpha)?;
+    let guardrail_events = EventTable::read_parquet_kinds(
+        events,
+        &[EventKind::Unsubscribed, EventKind::SpamComplaint],
+    )?;
+    let guardrails = funnel::step_guardrails(
+        &guardrail_events,
+        &tables.carts,
+        &funnel,
+        config,
+        opts.alpha,
+    )?;
     let (policy, policy_note) = match policy_of(&tables.carts, config) {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(format!("{e:#}"))),
