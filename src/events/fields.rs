@@ -146,6 +146,10 @@ fn text_of_str(s: &str) -> Option<String> {
 pub enum Cell<'a> {
     Value(&'a Value),
     Text(&'a str),
+    /// A typed instant (a Parquet datetime), UTC microseconds: reads
+    /// exactly as the text [`format_timestamp`] renders it, without
+    /// rendering it when it is read as a timestamp within range.
+    Micros(i64),
 }
 
 /// [`text`] of a cell.
@@ -153,6 +157,7 @@ pub fn text_cell(c: Option<Cell>) -> Option<String> {
     match c? {
         Cell::Value(v) => text(Some(v)),
         Cell::Text(s) => text_of_str(s),
+        Cell::Micros(m) => text_of_str(&format_timestamp(m)),
     }
 }
 
@@ -162,6 +167,7 @@ pub fn number_cell(c: Option<Cell>, field: &str) -> Result<Option<f64>, Rejectio
         None => Ok(None),
         Some(Cell::Value(v)) => number(Some(v), field),
         Some(Cell::Text(s)) => within_ceiling(number_of_str(s, field)?, field),
+        Some(Cell::Micros(m)) => within_ceiling(number_of_str(&format_timestamp(m), field)?, field),
     }
 }
 
@@ -175,6 +181,9 @@ pub fn timestamp_cell(c: Option<Cell>, field: &str, epoch: EpochUnit) -> Result<
     match c {
         Some(Cell::Text(s)) => timestamp_of_str(s, field, epoch),
         Some(Cell::Value(v)) => timestamp(Some(v), field, epoch),
+        // Within range the rendering reads back as the same instant.
+        Some(Cell::Micros(m)) if (MIN_TS..MAX_TS).contains(&m) => Ok(m),
+        Some(Cell::Micros(m)) => timestamp_of_str(&format_timestamp(m), field, epoch),
         None => timestamp(None, field, epoch),
     }
 }
@@ -295,5 +304,43 @@ mod tests {
         assert!(step(Some(&json!("0")), "flow_step").is_err());
         assert!(step(Some(&json!(1.5)), "flow_step").is_err());
         assert_eq!(step(Some(&json!("2")), "flow_step").unwrap(), Some(2));
+    }
+
+    /// A typed instant reads exactly as its rendering: the same instant,
+    /// text, number and rejection, inside the accepted range, on its edges
+    /// and outside it, with and without fractional seconds.
+    #[test]
+    fn micros_cells_read_as_their_rendering() {
+        let instants = [
+            MIN_TS - 1,
+            MIN_TS,
+            MIN_TS + 1,
+            1_772_446_500_000_000,
+            1_772_446_500_123_456,
+            MAX_TS - 1,
+            MAX_TS,
+            MAX_TS + 7,
+            0,
+            -1_000_001,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for m in instants {
+            let text = format_timestamp(m);
+            let (typed, shown) = (Some(Cell::Micros(m)), Some(Cell::Text(&text)));
+            for epoch in [EpochUnit::None, EpochUnit::S, EpochUnit::Ms, EpochUnit::Us] {
+                assert_eq!(
+                    format!("{:?}", timestamp_cell(typed, "ts", epoch)),
+                    format!("{:?}", timestamp_cell(shown, "ts", epoch)),
+                    "{m} {epoch:?}"
+                );
+            }
+            assert_eq!(text_cell(typed), text_cell(shown), "{m}");
+            assert_eq!(
+                format!("{:?}", number_cell(typed, "value")),
+                format!("{:?}", number_cell(shown, "value")),
+                "{m}"
+            );
+        }
     }
 }

@@ -628,18 +628,7 @@ impl State<'_> {
                         line, group, index, ..
                     },
                 ) if format == Format::Canonical => {
-                    let mapped = match group.unreadable(index) {
-                        Some(rejection) => Err(rejection),
-                        None => {
-                            let values = group.canonical_values(index);
-                            let get = |name: &str| {
-                                values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-                            };
-                            canonical::map_fields(get, opts.epoch_unit)
-                                .and_then(canonical_event)
-                                .and_then(check_mapped)
-                        }
-                    };
+                    let mapped = map_canonical_parquet(opts, &group, index);
                     Prepared {
                         line,
                         raw: RawText::Parquet(group, index),
@@ -827,6 +816,29 @@ fn map_canonical_json(opts: &IngestOptions, bytes: &[u8]) -> Option<Result<Mappe
             .and_then(canonical_event)
             .and_then(check_mapped),
     )
+}
+
+/// Row `index` of a canonical Parquet row group mapped from its canonical
+/// columns' typed values ([`source::ParquetGroup::canonical_values`]): the
+/// same values, checks and rejections as [`map_row`] on the row's fields.
+fn map_canonical_parquet(
+    opts: &IngestOptions,
+    group: &source::ParquetGroup,
+    index: usize,
+) -> Result<Mapped, Rejection> {
+    if let Some(rejection) = group.unreadable(index) {
+        return Err(rejection);
+    }
+    let values = group.canonical_values(index);
+    let get = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.cell())
+    };
+    canonical::map_cells(get, opts.epoch_unit)
+        .and_then(canonical_event)
+        .and_then(check_mapped)
 }
 
 fn canonical_event(mut e: Event) -> Result<Mapped, Rejection> {
@@ -1159,6 +1171,199 @@ mod tests {
             }
         }
         assert_eq!(fast, 12);
+    }
+
+    #[test]
+    fn typed_canonical_parquet_maps_as_the_json_object_route() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let strings = |name: &str, v: &[Option<&str>]| Column::new(name.into(), v.to_vec());
+        let n = 8;
+        let events = strings(
+            "event",
+            &[
+                Some("checkout_started"),
+                Some(" order_completed "),
+                Some("teleported"),
+                None,
+                Some("message_sent"),
+                Some("order_refunded"),
+                Some(""),
+                Some("checkout_started"),
+            ],
+        );
+        let customers = strings(
+            "customer_id",
+            &[
+                Some(" Alice@Example.com "),
+                Some("c1"),
+                Some("c1"),
+                Some("c1"),
+                Some("c2"),
+                Some("c2"),
+                Some("c3"),
+                Some("   "),
+            ],
+        );
+        let orders = strings(
+            "order_id",
+            &[None, Some("o1"), None, None, None, Some("o1"), None, None],
+        );
+        let values = Column::new(
+            "value".into(),
+            [
+                Some(12.5),
+                Some(30.0),
+                None,
+                Some(f64::NAN),
+                Some(-1.0),
+                Some(5.0),
+                Some(2e12),
+                Some(1.0),
+            ],
+        );
+        let steps = Column::new(
+            "flow_step".into(),
+            [
+                None,
+                None,
+                None,
+                Some(0i64),
+                Some(2),
+                None,
+                Some(1),
+                Some(3),
+            ],
+        );
+        let currencies = strings(
+            "currency",
+            &[
+                Some("usd"),
+                Some(" EUR "),
+                None,
+                None,
+                Some(""),
+                None,
+                None,
+                None,
+            ],
+        );
+        let micros: Vec<Option<i64>> = vec![
+            Some(1_772_446_500_000_000),
+            Some(1_772_446_500_123_456),
+            Some(1_772_446_500_000_000),
+            Some(1_772_446_500_000_000),
+            None,
+            Some(946_684_800_000_000 - 1),
+            Some(4_102_444_800_000_000),
+            Some(1_772_446_501_000_000),
+        ];
+        // The time as each type a Parquet file holds it in.
+        let times: Vec<(&str, Column)> = vec![
+            (
+                "us",
+                Column::new("ts".into(), micros.clone())
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                    .unwrap(),
+            ),
+            (
+                "ns",
+                Column::new(
+                    "ts".into(),
+                    micros
+                        .iter()
+                        .map(|m| m.map(|m| m.saturating_mul(1000) + 999))
+                        .collect::<Vec<_>>(),
+                )
+                .cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))
+                .unwrap(),
+            ),
+            (
+                "ms",
+                Column::new(
+                    "ts".into(),
+                    micros
+                        .iter()
+                        .map(|m| m.map(|m| m / 1000))
+                        .collect::<Vec<_>>(),
+                )
+                .cast(&DataType::Datetime(
+                    TimeUnit::Milliseconds,
+                    Some(TimeZone::UTC),
+                ))
+                .unwrap(),
+            ),
+            (
+                "text",
+                strings(
+                    "ts",
+                    &[
+                        Some("2026-03-02T10:15:00Z"),
+                        Some(" 2026-03-02T10:15:00Z "),
+                        Some(""),
+                        None,
+                        Some("1772446500"),
+                        Some("x"),
+                        Some("2026-03-02 10:15:00 UTC"),
+                        Some("2026-03-02T10:15:00+01:00"),
+                    ],
+                ),
+            ),
+            (
+                "int",
+                Column::new(
+                    "ts".into(),
+                    [
+                        Some(1_772_446_500i64),
+                        None,
+                        Some(0),
+                        Some(1),
+                        Some(2),
+                        Some(3),
+                        Some(4),
+                        Some(5),
+                    ],
+                ),
+            ),
+        ];
+        for epoch in [fields::EpochUnit::None, fields::EpochUnit::S] {
+            let opts = IngestOptions {
+                epoch_unit: epoch,
+                ..IngestOptions::default()
+            };
+            for (name, ts) in &times {
+                let mut df = DataFrame::new_infer_height(vec![
+                    ts.clone(),
+                    events.clone(),
+                    customers.clone(),
+                    orders.clone(),
+                    values.clone(),
+                    steps.clone(),
+                    currencies.clone(),
+                    strings("extra", &[Some("x"); 8]),
+                ])
+                .unwrap();
+                let path = dir.path().join(format!("{name}.parquet"));
+                ParquetWriter::new(std::fs::File::create(&path).unwrap())
+                    .finish(&mut df)
+                    .unwrap();
+                let mut seen = 0;
+                source::read_batches(&path, source::Container::Parquet, &mut |header, rows| {
+                    for u in rows {
+                        let Unread::Parquet { group, index, .. } = &u else {
+                            panic!("a Parquet row")
+                        };
+                        let typed = map_canonical_parquet(&opts, group, *index);
+                        let object = map_row(&opts, Format::Canonical, &u.into_row(header), None);
+                        assert_eq!(typed, object, "{name} {epoch:?} row {seen}");
+                        seen += 1;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(seen, n);
+            }
+        }
     }
 
     #[test]

@@ -130,12 +130,20 @@ impl ParquetGroup {
 
     /// Row `i`'s value of each canonical column the file has, as
     /// [`RawRow`]'s fields would hold it (for a typed reading).
-    pub fn canonical_values(&self, i: usize) -> Vec<(&'static str, Value)> {
+    /// Text is borrowed from its column (it reads as the JSON string
+    /// [`RawRow`] would hold); any other value, null included, is the JSON
+    /// value [`RawRow`] would hold.
+    pub fn canonical_values(&self, i: usize) -> Vec<(&'static str, JsonField<'_>)> {
         self.canonical_at
             .iter()
             .map(|&(name, at)| {
-                let v = self.columns[at].1.get(i).map(any_to_json);
-                (name, v.unwrap_or(Value::Null))
+                let column = &self.columns[at].1;
+                let field = match column.get(i) {
+                    Ok(AnyValue::String(t)) => JsonField::Text(std::borrow::Cow::Borrowed(t)),
+                    Ok(AnyValue::Datetime(x, unit, _)) => JsonField::Micros(micros_of(x, unit)),
+                    v => JsonField::Value(v.map_or(Value::Null, any_to_json)),
+                };
+                (name, field)
             })
             .collect()
     }
@@ -684,6 +692,8 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, Rejection> {
 pub enum JsonField<'a> {
     Text(std::borrow::Cow<'a, str>),
     Value(Value),
+    /// A Parquet datetime, UTC microseconds ([`fields::Cell::Micros`](super::fields::Cell::Micros)).
+    Micros(i64),
 }
 
 impl JsonField<'_> {
@@ -693,6 +703,7 @@ impl JsonField<'_> {
         match self {
             JsonField::Text(s) => super::fields::Cell::Text(s),
             JsonField::Value(v) => super::fields::Cell::Value(v),
+            JsonField::Micros(m) => super::fields::Cell::Micros(*m),
         }
     }
 }
@@ -1266,6 +1277,15 @@ fn read_parquet_groups(
     Ok(())
 }
 
+/// A datetime value in UTC microseconds (nanoseconds truncated).
+fn micros_of(x: i64, unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Nanoseconds => x / 1000,
+        TimeUnit::Microseconds => x,
+        TimeUnit::Milliseconds => x.saturating_mul(1000),
+    }
+}
+
 fn float_to_json(x: f64) -> Value {
     Number::from_f64(x).map_or_else(|| Value::String(x.to_string()), Value::Number)
 }
@@ -1291,12 +1311,7 @@ fn any_to_json(v: AnyValue) -> Value {
         AnyValue::Float32(x) => float_to_json(x.to_string().parse().unwrap_or(x as f64)),
         AnyValue::Float64(x) => float_to_json(x),
         AnyValue::Datetime(x, unit, _) | AnyValue::DatetimeOwned(x, unit, _) => {
-            let micros = match unit {
-                TimeUnit::Nanoseconds => x / 1000,
-                TimeUnit::Microseconds => x,
-                TimeUnit::Milliseconds => x.saturating_mul(1000),
-            };
-            Value::String(super::fields::format_timestamp(micros))
+            Value::String(super::fields::format_timestamp(micros_of(x, unit)))
         }
         other => Value::String(other.to_string()),
     }
