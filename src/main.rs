@@ -583,14 +583,20 @@ fn main() -> ExitCode {
         cli.verbose.min(2) as i8
     });
     let result = match cli.command {
-        Command::Ingest(a) => run_ingest(a),
-        Command::Paths(a) => run_paths(a),
+        Command::Ingest(a) => {
+            expand(a.inputs).and_then(|inputs| run_ingest(IngestArgs { inputs, ..a }))
+        }
+        Command::Paths(a) => {
+            expand(a.events).and_then(|events| run_paths(PathsArgs { events, ..a }))
+        }
         Command::Simulate(a) => run_simulate(a),
         Command::Assign(a) => run_assign(a),
         Command::Lift(a) => run_lift(a),
         Command::Attribute(a) => run_attribute(a),
         Command::Plan(a) => run_plan(a),
-        Command::Report(a) => run_report(a),
+        Command::Report(a) => {
+            expand(a.events).and_then(|events| run_report(ReportArgs { events, ..a }))
+        }
         Command::Demo(a) => run_demo(a),
         Command::Policy(a) => run_policy(a),
         Command::Sql(a) => run_sql(a),
@@ -624,6 +630,11 @@ fn claim_with_folder(
         .collect();
     let folders: Vec<output::Named> = folder.iter().map(|(o, p)| output::named(o, p)).collect();
     output::claim(&ins, &outs, &folders)
+}
+
+/// Event arguments as files: glob patterns expanded ([`events::source::expand_inputs`]).
+fn expand(args: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    events::source::expand_inputs(&args)
 }
 
 fn inputs_named<'a>(option: &'a str, paths: &'a [PathBuf]) -> Vec<(&'a str, &'a PathBuf)> {

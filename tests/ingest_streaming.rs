@@ -258,3 +258,34 @@ fn raw_files_reconstruct_as_the_whole_log_in_memory() {
     assert_eq!(got_sorted, expected_sorted);
     assert_eq!(scanned.skipped_rows, 0);
 }
+
+/// A glob pattern the shell did not expand (quoted, or past its argument
+/// limit) reads the files it matches in path order, exactly as listing
+/// them does; a pattern that matches nothing, or is malformed, is an error
+/// naming it.
+#[test]
+fn a_quoted_glob_reads_its_files_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, lines) = messy_csv(dir.path());
+    let pieces = cut(dir.path(), &lines, &[lines.len() / 4, lines.len() / 2]);
+    let listed = ingest(dir.path(), &pieces, "events.parquet", None);
+    let pattern = dir.path().join("piece*.csv");
+    let globbed = ingest(dir.path(), &[pattern], "events.parquet", None);
+    assert!(globbed[0] == listed[0], "events differ");
+    assert!(globbed[1] == listed[1], "quarantine differs");
+    assert_eq!(globbed[3], listed[3]);
+    for (bad, why) in [
+        ("nothing*.csv", "no file matches this pattern"),
+        ("piece[.csv", "not a valid file pattern"),
+    ] {
+        let arg = dir.path().join(bad);
+        let o = bin()
+            .args(["paths", s(&arg), "--flow", s(&sample_flow()), "--out"])
+            .arg(dir.path().join("carts.csv"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(err.contains(bad) && err.contains(why), "{err}");
+    }
+}

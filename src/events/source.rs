@@ -345,6 +345,43 @@ fn spools() -> &'static Mutex<HashMap<PathBuf, File>> {
     SPOOLS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The input files that event arguments name, in order: an argument that
+/// is an existing path (or `-`, standard input) is itself; any other that
+/// holds a glob pattern (`*`, `?`, `[...]`; `**` for any depth) is every
+/// file it matches, in path order, so `"logs/*.ndjson"` reads the same
+/// files, in the same order, whether or not a shell expanded it (and past
+/// a shell's argument limit). Each file is then read as a stream on its
+/// own, never concatenated in memory.
+///
+/// Errors: a pattern that is malformed, matches no file, or cannot be
+/// listed, each naming the pattern.
+pub fn expand_inputs(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let text = arg.to_string_lossy();
+        let pattern = text.contains(['*', '?', '[']);
+        if !pattern || arg.exists() || arg.as_os_str() == crate::output::STDIO {
+            out.push(arg.clone());
+            continue;
+        }
+        let paths = glob::glob(&text)
+            .map_err(|e| anyhow::anyhow!("input {text}: not a valid file pattern: {e}"))?;
+        let mut matched = Vec::new();
+        for p in paths {
+            let p = p.map_err(|e| anyhow::anyhow!("input {text}: cannot list {e}"))?;
+            if p.is_file() {
+                matched.push(p);
+            }
+        }
+        if matched.is_empty() {
+            anyhow::bail!("input {text}: no file matches this pattern");
+        }
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
+}
+
 /// Opens an input for reading from its start. Streams and gzip files are
 /// read (and decompressed) once into a spool file; later opens rewind it.
 pub fn open(path: &Path) -> Result<File> {
