@@ -598,11 +598,7 @@ impl State<'_> {
             let general = |u: Unread| {
                 let row = u.into_row(header);
                 let mapped = map_row(opts, format, &row, file_metric);
-                Prepared {
-                    line: row.line,
-                    raw: RawText::Text(row.raw),
-                    mapped,
-                }
+                Prepared::new(row.line, RawText::Text(row.raw), mapped)
             };
             let prepare = |u: Unread| match (&columns, u) {
                 (
@@ -614,11 +610,7 @@ impl State<'_> {
                     },
                 ) => {
                     let mapped = map_canonical_csv(opts, c, header, &record);
-                    Prepared {
-                        line,
-                        raw: RawText::Record(record),
-                        mapped,
-                    }
+                    Prepared::new(line, RawText::Record(record), mapped)
                 }
                 // Canonical Parquet: the canonical columns' values only,
                 // the raw text made when it is needed.
@@ -629,22 +621,14 @@ impl State<'_> {
                     },
                 ) if format == Format::Canonical => {
                     let mapped = map_canonical_parquet(opts, &group, index);
-                    Prepared {
-                        line,
-                        raw: RawText::Parquet(group, index),
-                        mapped,
-                    }
+                    Prepared::new(line, RawText::Parquet(group, index), mapped)
                 }
                 // Canonical NDJSON: the canonical keys' values only, the
                 // raw text made when it is needed; any line the fast parse
                 // does not take goes the general way below.
                 (_, Unread::Json { line, bytes }) if format == Format::Canonical => {
                     match map_canonical_json(opts, &bytes) {
-                        Some(mapped) => Prepared {
-                            line,
-                            raw: RawText::Json(bytes),
-                            mapped,
-                        },
+                        Some(mapped) => Prepared::new(line, RawText::Json(bytes), mapped),
                         None => general(Unread::Json { line, bytes }),
                     }
                 }
@@ -660,9 +644,9 @@ impl State<'_> {
             for row in prepared {
                 file_report.read += 1;
                 let outcome = match row.mapped {
-                    Ok(mapped) => {
-                        self.admit(mapped, file_index, &shown, row.line, &row.raw, quarantine)?
-                    }
+                    Ok(mapped) => self.admit(
+                        mapped, row.prints, file_index, &shown, row.line, &row.raw, quarantine,
+                    )?,
                     Err(rej) => Err(rej),
                 };
                 match outcome {
@@ -738,6 +722,24 @@ struct Prepared {
     line: u64,
     raw: RawText,
     mapped: Result<Mapped, Rejection>,
+    /// The mapped events' fingerprints (for the exact repeat check),
+    /// computed with the mapping.
+    prints: Vec<u128>,
+}
+
+impl Prepared {
+    fn new(line: u64, raw: RawText, mapped: Result<Mapped, Rejection>) -> Prepared {
+        let prints = match &mapped {
+            Ok(m) => m.events.iter().map(fingerprint).collect(),
+            Err(_) => Vec::new(),
+        };
+        Prepared {
+            line,
+            raw,
+            mapped,
+            prints,
+        }
+    }
 }
 
 /// A row's raw text, made only when it is needed (a quarantined row, an
@@ -746,7 +748,7 @@ enum RawText {
     Text(String),
     Record(csv::ByteRecord),
     /// A JSON line's bytes.
-    Json(Vec<u8>),
+    Json(source::LineBytes),
     Parquet(std::sync::Arc<source::ParquetGroup>, usize),
 }
 
@@ -905,16 +907,19 @@ impl State<'_> {
     /// Applies the checks that need state across rows (exact repeats of an
     /// event, currencies) and files order payloads for the ledger; `Err` of
     /// the outer result is fatal for the run.
+    /// `prints`: the fingerprints of `mapped`'s events ([`fingerprint`]).
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,
         mut mapped: Mapped,
+        prints: Vec<u128>,
         file: usize,
         shown: &str,
         line: u64,
         raw: &RawText,
         quarantine: &mut Quarantine,
     ) -> Result<Result<(), Rejection>> {
-        let prints: Vec<u128> = mapped.events.iter().map(fingerprint).collect();
+        debug_assert_eq!(prints.len(), mapped.events.len());
         // A repeat has every event read before; the filter says which rows
         // certainly are not.
         let maybe_repeat =
@@ -1152,7 +1157,7 @@ mod tests {
         for bytes in lines {
             let row = Unread::Json {
                 line: 2,
-                bytes: bytes.to_vec(),
+                bytes: bytes.to_vec().into(),
             }
             .into_row(&[]);
             let object = map_row(&opts, Format::Canonical, &row, None);

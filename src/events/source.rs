@@ -83,6 +83,10 @@ pub type BatchFn<'a> = dyn FnMut(&[String], Vec<Unread>) -> Result<()> + 'a;
 /// Rows per batch of [`read_batches`].
 pub const BATCH_ROWS: usize = 4096;
 
+/// A batch of JSON lines also ends once its lines hold this many bytes, so
+/// a batch of long lines stays small.
+const BATCH_BYTES: usize = 8 << 20;
+
 /// A row read but not yet split into fields: the caller splits a batch of
 /// them in parallel ([`Unread::into_row`], or its own typed reading of a
 /// CSV record).
@@ -96,7 +100,7 @@ pub enum Unread {
     },
     Json {
         line: u64,
-        bytes: Vec<u8>,
+        bytes: LineBytes,
     },
     /// Row `index` of a Parquet row group (its columns shared by the batch).
     Parquet {
@@ -104,6 +108,33 @@ pub enum Unread {
         group: std::sync::Arc<ParquetGroup>,
         index: usize,
     },
+}
+
+/// One line's bytes inside the buffer its batch of lines was read into
+/// (one allocation per batch, shared, instead of one per line).
+#[derive(Debug, Clone)]
+pub struct LineBytes {
+    batch: std::sync::Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl std::ops::Deref for LineBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.batch[self.start..self.end]
+    }
+}
+
+impl From<Vec<u8>> for LineBytes {
+    fn from(bytes: Vec<u8>) -> LineBytes {
+        let end = bytes.len();
+        LineBytes {
+            batch: std::sync::Arc::new(bytes),
+            start: 0,
+            end,
+        }
+    }
 }
 
 /// One Parquet row group's columns, text stored as categories or bytes
@@ -941,13 +972,35 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
         }
         return read;
     }
-    let mut lines: Vec<Unread> = Vec::with_capacity(BATCH_ROWS);
+    // A batch's lines are read into one buffer, each line a range of it.
+    enum Read {
+        Line(u64, usize, usize),
+        Row(RawRow),
+    }
+    let flush = |buf: &mut Vec<u8>, read: &mut Vec<Read>, each: &mut BatchFn| -> Result<()> {
+        let room = buf.capacity().min(2 * BATCH_BYTES);
+        let batch = std::sync::Arc::new(std::mem::replace(buf, Vec::with_capacity(room)));
+        let rows = read
+            .drain(..)
+            .map(|r| match r {
+                Read::Line(line, start, end) => Unread::Json {
+                    line,
+                    bytes: LineBytes {
+                        batch: batch.clone(),
+                        start,
+                        end,
+                    },
+                },
+                Read::Row(row) => Unread::Row(row),
+            })
+            .collect();
+        each(&[], rows)
+    };
+    let mut read: Vec<Read> = Vec::with_capacity(BATCH_ROWS);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut line = 0u64;
-    // Each line's buffer sized as the last line was, so reading it rarely
-    // grows it.
-    let mut room = 256usize;
     loop {
-        let mut buf = Vec::with_capacity(room);
+        let start = buf.len();
         let n = match (&mut reader)
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut buf)
@@ -955,8 +1008,9 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
             Ok(n) => n,
             Err(e) => {
                 // The lines read before the error are checked first.
-                if !lines.is_empty() {
-                    each(&[], std::mem::take(&mut lines))?;
+                buf.truncate(start);
+                if !read.is_empty() {
+                    flush(&mut buf, &mut read, each)?;
                 }
                 return Err(e)
                     .with_context(|| format!("{}: read error after line {line}", path.display()));
@@ -965,23 +1019,26 @@ fn read_json_line_batches(path: &Path, each: &mut BatchFn) -> Result<()> {
         let more = n > 0;
         if more {
             line += 1;
-            if n > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            let bytes = &buf[start..];
+            if n > MAX_LINE_BYTES && bytes.last() != Some(&b'\n') {
                 // Skip the rest of the line without holding it.
                 skip_line(&mut reader)
                     .with_context(|| format!("{}: read error on line {line}", path.display()))?;
-                let raw = String::from_utf8_lossy(&buf[..256.min(buf.len())]).to_string();
-                lines.push(Unread::Row(RawRow {
+                let raw = String::from_utf8_lossy(&bytes[..256.min(bytes.len())]).to_string();
+                buf.truncate(start);
+                read.push(Read::Row(RawRow {
                     line,
                     raw,
                     fields: Err(cut_line()),
                 }));
-            } else if !buf.iter().all(u8::is_ascii_whitespace) {
-                room = (buf.len() + 16).min(1 << 16);
-                lines.push(Unread::Json { line, bytes: buf });
+            } else if bytes.iter().all(u8::is_ascii_whitespace) {
+                buf.truncate(start);
+            } else {
+                read.push(Read::Line(line, start, buf.len()));
             }
         }
-        if lines.len() >= BATCH_ROWS || (!more && !lines.is_empty()) {
-            each(&[], std::mem::take(&mut lines))?;
+        if read.len() >= BATCH_ROWS || buf.len() >= BATCH_BYTES || (!more && !read.is_empty()) {
+            flush(&mut buf, &mut read, each)?;
         }
         if !more {
             return Ok(());
