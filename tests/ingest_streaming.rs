@@ -269,11 +269,22 @@ fn a_quoted_glob_reads_its_files_in_path_order() {
     let (_, lines) = messy_csv(dir.path());
     let pieces = cut(dir.path(), &lines, &[lines.len() / 4, lines.len() / 2]);
     let listed = ingest(dir.path(), &pieces, "events.parquet", None);
-    let pattern = dir.path().join("piece*.csv");
-    let globbed = ingest(dir.path(), &[pattern], "events.parquet", None);
-    assert!(globbed[0] == listed[0], "events differ");
-    assert!(globbed[1] == listed[1], "quarantine differs");
-    assert_eq!(globbed[3], listed[3]);
+    // As in a shell: a hidden file is not matched, `**` does not follow a
+    // link back up, and a file is read once.
+    std::fs::copy(&pieces[0], dir.path().join(".piece9.csv")).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("sub").join("loop")).unwrap();
+    for pattern in ["piece*.csv", "**/piece?.csv", "piece[0-2].csv"] {
+        let globbed = ingest(
+            dir.path(),
+            &[dir.path().join(pattern)],
+            "events.parquet",
+            None,
+        );
+        assert!(globbed[0] == listed[0], "events differ: {pattern}");
+        assert!(globbed[1] == listed[1], "quarantine differs: {pattern}");
+        assert_eq!(globbed[3], listed[3], "{pattern}");
+    }
     for (bad, why) in [
         ("nothing*.csv", "no file matches this pattern"),
         ("piece[.csv", "not a valid file pattern"),

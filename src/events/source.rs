@@ -378,39 +378,129 @@ fn spools() -> &'static Mutex<HashMap<PathBuf, File>> {
 
 /// The input files that event arguments name, in order: an argument that
 /// is an existing path (or `-`, standard input) is itself; any other that
-/// holds a glob pattern (`*`, `?`, `[...]`; `**` for any depth) is every
-/// file it matches, in path order, so `"logs/*.ndjson"` reads the same
-/// files, in the same order, whether or not a shell expanded it (and past
-/// a shell's argument limit). Each file is then read as a stream on its
+/// holds a glob pattern (`*`, `?`, `[...]` within a name; `**` for any
+/// depth of folders) is every file it matches, so `"logs/*.ndjson"` reads
+/// the files a shell would list, in the order it would list them (by the
+/// bytes of their paths, as in the C locale), when no shell expanded it
+/// (quoted, or past a shell's argument limit). As in a shell, a name
+/// starting with `.` (hidden files, cartlift's own lock and temporary
+/// files) is matched only by a pattern that starts with `.` too, and `**`
+/// does not descend into symbolic links to folders; a file reached twice
+/// (through a link) is read once. Each file is then read as a stream of its
 /// own, never concatenated in memory.
 ///
-/// Errors: a pattern that is malformed, matches no file, or cannot be
-/// listed, each naming the pattern.
+/// Errors: a pattern that is malformed, matches no file, or names a folder
+/// that cannot be listed, each naming the pattern.
 pub fn expand_inputs(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
         let text = arg.to_string_lossy();
-        let pattern = text.contains(['*', '?', '[']);
-        if !pattern || arg.exists() || arg.as_os_str() == crate::output::STDIO {
+        if !has_pattern(arg.as_os_str()) || arg.exists() || text == crate::output::STDIO {
             out.push(arg.clone());
             continue;
         }
-        let paths = glob::glob(&text)
-            .map_err(|e| anyhow::anyhow!("input {text}: not a valid file pattern: {e}"))?;
+        let fail = |why: String| anyhow::anyhow!("input {text}: {why}");
+        // The leading components without a pattern are the folder to list.
+        let parts: Vec<&std::ffi::OsStr> = arg.iter().collect();
+        let literal = parts.iter().take_while(|p| !has_pattern(p)).count();
+        let base: std::path::PathBuf = parts[..literal].iter().collect();
+        let mut rest = Vec::with_capacity(parts.len() - literal);
+        for p in &parts[literal..] {
+            let part = p
+                .to_str()
+                .ok_or_else(|| fail("the pattern is not UTF-8 text".into()))?;
+            rest.push(if part == "**" {
+                Part::AnyDepth
+            } else {
+                Part::Name(
+                    glob::Pattern::new(part)
+                        .map_err(|e| fail(format!("not a valid file pattern: {e}")))?,
+                )
+            });
+        }
         let mut matched = Vec::new();
-        for p in paths {
-            let p = p.map_err(|e| anyhow::anyhow!("input {text}: cannot list {e}"))?;
-            if p.is_file() {
-                matched.push(p);
-            }
+        walk_pattern(&base, &rest, &mut matched).map_err(|e| fail(format!("{e:#}")))?;
+        {
+            use std::os::unix::ffi::OsStrExt;
+            matched.sort_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
         }
+        let mut seen = std::collections::HashSet::new();
+        matched.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
         if matched.is_empty() {
-            anyhow::bail!("input {text}: no file matches this pattern");
+            return Err(fail("no file matches this pattern".into()));
         }
-        matched.sort();
         out.extend(matched);
     }
     Ok(out)
+}
+
+/// One component of a file pattern after its literal folder.
+enum Part {
+    Name(glob::Pattern),
+    /// `**`: any number of folders, zero included.
+    AnyDepth,
+}
+
+fn has_pattern(text: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    text.as_bytes()
+        .iter()
+        .any(|b| matches!(b, b'*' | b'?' | b'['))
+}
+
+/// The files under `dir` that the pattern components `rest` match.
+fn walk_pattern(dir: &Path, rest: &[Part], out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    let Some((first, tail)) = rest.split_first() else {
+        if dir.is_file() {
+            out.push(dir.to_path_buf());
+        }
+        return Ok(());
+    };
+    let listed = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let entries: Vec<std::fs::DirEntry> = match std::fs::read_dir(listed) {
+        Ok(entries) => entries
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("cannot list {}", listed.display()))?,
+        // A literal part that names no folder matches nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", listed.display())),
+    };
+    let visible = |e: &std::fs::DirEntry| {
+        use std::os::unix::ffi::OsStrExt;
+        e.file_name().as_bytes().first() != Some(&b'.')
+    };
+    match first {
+        Part::AnyDepth => {
+            walk_pattern(dir, tail, out)?;
+            for e in &entries {
+                // Real folders only: a link to a folder is not descended.
+                if visible(e) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk_pattern(&dir.join(e.file_name()), rest, out)?;
+                }
+            }
+        }
+        Part::Name(pattern) => {
+            let options = glob::MatchOptions {
+                case_sensitive: true,
+                require_literal_separator: true,
+                require_literal_leading_dot: true,
+            };
+            for e in &entries {
+                let name = e.file_name();
+                // A name that is not UTF-8 is matched on its text with
+                // replacement characters, and opened by its own bytes.
+                if pattern.matches_with(&name.to_string_lossy(), options) {
+                    walk_pattern(&dir.join(&name), tail, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens an input for reading from its start. Streams and gzip files are
