@@ -577,6 +577,10 @@ enum AssignExport {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = output::clean_up_on_interrupt() {
+        // Not fatal: an interruption would leave hidden temporary files.
+        eprintln!("warning: {e:#}");
+    }
     cartlift::progress::set_verbosity(if cli.quiet {
         -1
     } else {

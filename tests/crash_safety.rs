@@ -195,3 +195,80 @@ fn killed_reports_leave_the_old_or_the_new_folder() {
     };
     check_kills(&case(&old_flow), &case(&new_flow), &[&events, &new_flow]);
 }
+
+/// Ctrl-C, a scheduler's stop or a closed terminal (SIGINT, SIGTERM,
+/// SIGHUP) while `report` or `lift` stage raw events: the staged customer
+/// data (a private folder in TMPDIR) and the half-built report are removed,
+/// and the exit code says which signal stopped the run.
+#[test]
+fn interrupted_runs_leave_no_staged_data_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.csv");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        "6000",
+        "--seed",
+        "5",
+        "--out",
+        s(&events),
+    ]);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("report");
+    let flow = sample_flow();
+    let commands: [Vec<&str>; 2] = [
+        vec!["report", s(&events), "--flow", s(&flow), "--out", s(&out)],
+        vec!["lift", s(&events), "--flow", s(&flow)],
+    ];
+    let mut interrupted = 0;
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        for args in &commands {
+            let mut child = bin()
+                .args(args)
+                .env("TMPDIR", &tmp)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            // Signalled once its scratch folder exists.
+            while std::fs::read_dir(&tmp).unwrap().next().is_none()
+                && child.try_wait().unwrap().is_none()
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let finished = child.try_wait().unwrap();
+            if finished.is_none() {
+                let sent = std::process::Command::new("kill")
+                    .args([format!("-{signal}"), child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(sent.success());
+            }
+            let status = child.wait().unwrap();
+            if finished.is_none() && !status.success() {
+                assert_eq!(status.code(), Some(code), "{args:?} on SIG{signal}");
+                interrupted += 1;
+            }
+            let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+            assert!(left.is_empty(), "{args:?} on SIG{signal} left {left:?}");
+            let staging: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("cartlift-staging"))
+                .collect();
+            assert!(
+                staging.is_empty(),
+                "{args:?} on SIG{signal} left {staging:?}"
+            );
+        }
+    }
+    assert!(
+        interrupted >= 3,
+        "the runs were interrupted only {interrupted} times"
+    );
+}

@@ -213,9 +213,13 @@ impl Quarantine {
         let Some(w) = &mut self.writer else {
             return Ok(0);
         };
-        w.rows.flush()?;
+        w.rows
+            .flush()
+            .with_context(|| format!("cannot write {}", w.shown))?;
         let mut spool: &File = w.rows.get_ref().get_ref();
-        Ok(spool.stream_position()?)
+        spool
+            .stream_position()
+            .with_context(|| format!("cannot write {}", w.shown))
     }
 
     /// A row decided late, placed at `mark` (marks inserted in increasing order).
@@ -247,7 +251,9 @@ impl Quarantine {
             .map_err(|e| anyhow::anyhow!("cannot write {shown}: {}", e.error()))?
             .into_inner()
             .map_err(|e| anyhow::anyhow!("cannot write {shown}: {}", e.error()))?;
-        spool.rewind()?;
+        spool
+            .rewind()
+            .with_context(|| format!("cannot write {shown}"))?;
         let mut out = BufWriter::new(w.target.handle()?);
         let mut at = 0u64;
         for (mark, bytes) in &w.inserted {

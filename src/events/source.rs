@@ -511,8 +511,14 @@ pub fn open(path: &Path) -> Result<File> {
     }
     let mut spools = spools().lock().unwrap_or_else(|e| e.into_inner());
     if !spools.contains_key(path) {
-        let mut spool = tempfile::tempfile()
-            .with_context(|| format!("cannot buffer {}: no temporary file", path.display()))?;
+        let mut spool = tempfile::tempfile().with_context(|| {
+            format!(
+                "cannot buffer {}: no temporary file in {}{}",
+                path.display(),
+                std::env::temp_dir().display(),
+                super::spill::SCRATCH_HINT
+            )
+        })?;
         let source: Box<dyn Read> = if path == Path::new(crate::output::STDIO) {
             Box::new(std::io::stdin().lock())
         } else {
@@ -523,7 +529,25 @@ pub fn open(path: &Path) -> Result<File> {
         } else {
             std::io::copy(&mut std::io::BufReader::new(source), &mut spool)
         };
-        copied.with_context(|| format!("{}: read error", path.display()))?;
+        copied.map_err(|e| {
+            use std::io::ErrorKind as K;
+            // A full disk is the spool's; anything else is the input's.
+            let spool_full = matches!(
+                e.kind(),
+                K::StorageFull | K::QuotaExceeded | K::FileTooLarge
+            );
+            let why = if spool_full {
+                format!(
+                    "{}: cannot hold it in a temporary file in {}{}",
+                    path.display(),
+                    std::env::temp_dir().display(),
+                    super::spill::SCRATCH_HINT
+                )
+            } else {
+                format!("{}: read error", path.display())
+            };
+            anyhow::Error::new(e).context(why)
+        })?;
         spools.insert(path.to_path_buf(), spool);
     }
     let mut file = spools[path]

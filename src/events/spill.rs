@@ -47,10 +47,17 @@ fn run_dir() -> String {
     std::env::temp_dir().display().to_string()
 }
 
+/// Said after an error writing a temporary file: where else to put them.
+pub const SCRATCH_HINT: &str = " (set TMPDIR to a folder with more room)";
+
 /// An anonymous temporary file for one sorted run.
 fn run_file() -> Result<File> {
-    tempfile::tempfile()
-        .with_context(|| format!("no temporary file for sorted runs in {}", run_dir()))
+    tempfile::tempfile().with_context(|| {
+        format!(
+            "no temporary file for sorted runs in {}{SCRATCH_HINT}",
+            run_dir()
+        )
+    })
 }
 
 /// One sorted run being written to its temporary file.
@@ -66,12 +73,18 @@ impl RunWriter {
     }
 
     fn put<T: Encode>(&mut self, item: &T) -> Result<()> {
-        bincode::encode_into_std_write(item, &mut self.w, config()).with_context(|| {
-            format!(
-                "cannot write a sorted run to a temporary file in {}",
-                run_dir()
-            )
-        })?;
+        bincode::encode_into_std_write(item, &mut self.w, config())
+            .map_err(|e| match e {
+                // The system's words (a full disk, say), not the encoder's.
+                bincode::error::EncodeError::Io { inner, .. } => anyhow::Error::new(inner),
+                other => anyhow::anyhow!("{other}"),
+            })
+            .with_context(|| {
+                format!(
+                    "cannot write a sorted run to a temporary file in {}{SCRATCH_HINT}",
+                    run_dir()
+                )
+            })?;
         Ok(())
     }
 
@@ -81,7 +94,7 @@ impl RunWriter {
             .w
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write a sorted run in {}", run_dir()))?;
+            .with_context(|| format!("cannot write a sorted run in {}{SCRATCH_HINT}", run_dir()))?;
         file.rewind()
             .with_context(|| format!("cannot read a sorted run back from {}", run_dir()))?;
         Ok(file)
@@ -402,7 +415,12 @@ pub struct Prints {
 
 impl Prints {
     pub fn new() -> Result<Prints> {
-        let file = tempfile::tempfile().context("no temporary file for event fingerprints")?;
+        let file = tempfile::tempfile().with_context(|| {
+            format!(
+                "no temporary file for event fingerprints in {}{SCRATCH_HINT}",
+                run_dir()
+            )
+        })?;
         Ok(Prints {
             w: BufWriter::with_capacity(1 << 16, file),
             n: 0,
@@ -410,8 +428,15 @@ impl Prints {
     }
 
     pub fn push(&mut self, print: u128, seq: u64) -> Result<()> {
-        self.w.write_all(&print.to_le_bytes())?;
-        self.w.write_all(&seq.to_le_bytes())?;
+        self.w
+            .write_all(&print.to_le_bytes())
+            .and_then(|_| self.w.write_all(&seq.to_le_bytes()))
+            .with_context(|| {
+                format!(
+                    "cannot write event fingerprints to a temporary file in {}{SCRATCH_HINT}",
+                    run_dir()
+                )
+            })?;
         self.n += 1;
         Ok(())
     }
@@ -423,8 +448,14 @@ impl Prints {
             .w
             .into_inner()
             .map_err(|e| e.into_error())
-            .context("cannot write event fingerprints")?;
-        file.rewind()?;
+            .with_context(|| {
+                format!(
+                    "cannot write event fingerprints to a temporary file in {}{SCRATCH_HINT}",
+                    run_dir()
+                )
+            })?;
+        file.rewind()
+            .context("cannot read event fingerprints back")?;
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut rec = [0u8; 24];
         for _ in 0..self.n {

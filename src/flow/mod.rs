@@ -555,8 +555,7 @@ pub fn reconstruct_parquet(
     config: &FlowConfig,
     with_touches: bool,
 ) -> Result<FlowTables> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| anyhow::anyhow!("no temporary folder for the reconstructed tables: {e}"))?;
+    let dir = crate::output::Scratch::new("the reconstructed tables")?;
     let carts_path = dir.path().join("carts.parquet");
     let touches_path = with_touches.then(|| dir.path().join("touches.parquet"));
     let run = stream::paths_parquet(
@@ -590,7 +589,7 @@ pub struct Staged {
     pub path: std::path::PathBuf,
     /// Rows quarantined by ingestion (counted as skipped rows).
     pub quarantined: u64,
-    _dir: tempfile::TempDir,
+    _dir: crate::output::Scratch,
 }
 
 /// Ingests `inputs` (streaming) into a temporary canonical Parquet file;
@@ -599,8 +598,7 @@ pub fn ingest_to_parquet(
     inputs: &[std::path::PathBuf],
     opts: &crate::events::ingest::IngestOptions,
 ) -> Result<Staged> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| anyhow::anyhow!("no temporary folder for the ingested events: {e}"))?;
+    let dir = crate::output::Scratch::new("the ingested events")?;
     let path = dir.path().join("events.parquet");
     let mut quarantine = crate::events::ingest::Quarantine::discard();
     let mut out = crate::events::store::EventWriter::create(&path)?;

@@ -357,7 +357,13 @@ fn scatter(file: &ParquetEvents, bounds: &Bounds) -> Result<Spill> {
     let mut parts = Vec::with_capacity(ranges);
     for _ in 0..ranges {
         parts.push(SpillPart {
-            file: tempfile::tempfile().context("cannot create a temporary spill file")?,
+            file: tempfile::tempfile().with_context(|| {
+                format!(
+                    "cannot create a temporary spill file in {}{}",
+                    std::env::temp_dir().display(),
+                    crate::events::spill::SCRATCH_HINT
+                )
+            })?,
             bytes: 0,
             rows: 0,
         });
@@ -384,9 +390,13 @@ fn scatter(file: &ParquetEvents, bounds: &Bounds) -> Result<Spill> {
             data_end = data_end.max(e.data_end);
             for ((part, buf), rows) in parts.iter_mut().zip(&e.bufs).zip(&e.rows) {
                 if !buf.is_empty() {
-                    part.file
-                        .write_all(buf)
-                        .context("cannot write a temporary spill file")?;
+                    part.file.write_all(buf).with_context(|| {
+                        format!(
+                            "cannot write a temporary spill file in {}{}",
+                            std::env::temp_dir().display(),
+                            crate::events::spill::SCRATCH_HINT
+                        )
+                    })?;
                     part.bytes += buf.len();
                     part.rows += rows;
                 }

@@ -178,6 +178,102 @@ fn locks() -> &'static Mutex<HashMap<PathBuf, File>> {
     LOCKS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Paths a run is writing that an interrupted run must not leave behind:
+/// its temporary files beside outputs, report folders being built, and
+/// scratch folders holding staged customer data.
+fn in_progress() -> &'static Mutex<Vec<PathBuf>> {
+    static IN_PROGRESS: OnceLock<Mutex<Vec<PathBuf>>> = OnceLock::new();
+    IN_PROGRESS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+fn track(path: &Path) {
+    in_progress()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_path_buf());
+}
+
+fn untrack(path: &Path) {
+    in_progress()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| p != path);
+}
+
+/// On SIGINT, SIGTERM or SIGHUP (Ctrl-C, a scheduler's stop, a closed
+/// terminal), removes what the run was writing ([`Scratch`] folders,
+/// temporary files beside outputs, report folders being built) and exits
+/// with 128 + the signal's number, as a shell reports it. Outputs already
+/// in place are never touched: each is renamed into place whole. Call once,
+/// first thing; a kill that cannot be caught (SIGKILL) still leaves every
+/// output whole, with hidden temporary files that the next run replaces.
+pub fn clean_up_on_interrupt() -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot watch for interruptions")?;
+    std::thread::Builder::new()
+        .name("interrupt".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let paths = in_progress()
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                for p in paths.iter().rev() {
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(p)
+                    } else {
+                        std::fs::remove_file(p)
+                    };
+                }
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("cannot watch for interruptions")?;
+    Ok(())
+}
+
+/// A private scratch folder (mode 0700: it holds customer data) in the
+/// system's temporary folder (`TMPDIR`), removed when dropped or when the
+/// run is interrupted ([`clean_up_on_interrupt`]). `what` names its use in
+/// errors, which also name the temporary folder and say how to choose
+/// another.
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    pub fn new(what: &str) -> Result<Scratch> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix(".cartlift-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "no temporary folder for {what} in {} ({}); set TMPDIR to a writable folder with room",
+                    std::env::temp_dir().display(),
+                    e.kind()
+                )
+            })?;
+        track(dir.path());
+        Ok(Scratch { dir: Some(dir) })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("present until dropped").path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            untrack(dir.path());
+            drop(dir);
+        }
+    }
+}
+
 /// Folders being built by a [`ReportDir`]: files inside are written
 /// directly (the folder is swapped in whole), with no lock or temporary file.
 fn staging() -> &'static Mutex<Vec<PathBuf>> {
@@ -282,6 +378,9 @@ fn temp_beside(target: &Path) -> Result<(PathBuf, PathBuf, tempfile::NamedTempFi
         .permissions(mode)
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create {} (in {})", target.display(), dir.display()))?;
+    // Renamed into place on success (the path then names nothing), removed
+    // on failure; removed by an interruption in between.
+    track(tmp.path());
     Ok((absolute, dir, tmp))
 }
 
@@ -466,6 +565,7 @@ impl ReportDir {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(stage.path().to_path_buf());
+        track(stage.path());
         Ok(ReportDir {
             target: absolute,
             shown,

@@ -366,7 +366,7 @@ fn dashboard_view(
 struct Ingested {
     path: std::path::PathBuf,
     report: IngestReport,
-    _dir: tempfile::TempDir,
+    _dir: crate::output::Scratch,
 }
 
 /// Ingests the job's inputs into a temporary canonical Parquet file,
@@ -386,8 +386,7 @@ fn ingest_events(job: &Job, out: &Path) -> Result<Ingested> {
         },
         ..IngestOptions::default()
     };
-    let dir = tempfile::tempdir()
-        .map_err(|e| anyhow::anyhow!("no temporary folder for the ingested events: {e}"))?;
+    let dir = crate::output::Scratch::new("the ingested events")?;
     let path = dir.path().join("events.parquet");
     let mut events = crate::events::store::EventWriter::create(&path)?;
     let report = ingest::ingest_into(job.inputs, &opts, &mut quarantine, &mut events)?;
