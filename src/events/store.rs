@@ -310,6 +310,7 @@ impl EventWriter {
             let writer = Box::new(
                 ParquetWriter::new(file.try_clone()?)
                     .with_statistics(StatisticsOptions::default())
+                    .with_key_value_metadata(Some(checked_events_metadata()))
                     .batched(&schema)?,
             );
             let mut groups = match self.groups {
@@ -370,7 +371,7 @@ pub fn write_events_owned(events: Vec<Event>, path: &Path) -> Result<()> {
                 None => frame = Some(part),
             }
         }
-        write_parquet(frame.as_mut().expect("at least one part"), path)
+        write_events_parquet(frame.as_mut().expect("at least one part"), path)
     } else {
         write_events(&events, path)
     }
@@ -384,7 +385,7 @@ pub fn write_events(events: &[Event], path: &Path) -> Result<()> {
         for e in events {
             cols.push(e);
         }
-        write_parquet(&mut cols.into_frame()?, path)
+        write_events_parquet(&mut cols.into_frame()?, path)
     } else if name.ends_with(".csv") {
         write_csv(events, path)
     } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
@@ -395,6 +396,47 @@ pub fn write_events(events: &[Event], path: &Path) -> Result<()> {
             path.display()
         )
     }
+}
+
+/// The file-level key and value every canonical events Parquet file that
+/// cartlift writes (`ingest`, `simulate`) carries: its rows passed
+/// ingestion's checks, so the commands that read events may read it
+/// directly ([`is_checked_events`]). Any other Parquet file, canonical in
+/// shape or not, goes through ingestion first, so every file is held to
+/// the same checks.
+pub const CHECKED_EVENTS: (&str, &str) = ("cartlift.events", "canonical, checked by cartlift");
+
+fn checked_events_metadata() -> polars::io::parquet::write::KeyValueMetadata {
+    polars::io::parquet::write::KeyValueMetadata::from_static(vec![(
+        CHECKED_EVENTS.0.to_string(),
+        CHECKED_EVENTS.1.to_string(),
+    )])
+}
+
+/// Whether a Parquet file is canonical events cartlift wrote
+/// ([`CHECKED_EVENTS`]); `false` for an unreadable file.
+pub fn is_checked_events(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut reader = ParquetReader::new(file);
+    reader.get_metadata().is_ok_and(|m| {
+        m.key_value_metadata().as_ref().is_some_and(|kv| {
+            kv.iter()
+                .any(|k| k.key == CHECKED_EVENTS.0 && k.value.as_deref() == Some(CHECKED_EVENTS.1))
+        })
+    })
+}
+
+/// Writes canonical events as Parquet, marked as checked ([`CHECKED_EVENTS`]).
+fn write_events_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    crate::output::write_file(path, |file| {
+        ParquetWriter::new(file)
+            .with_statistics(StatisticsOptions::default())
+            .with_key_value_metadata(Some(checked_events_metadata()))
+            .finish(df)?;
+        Ok(())
+    })
 }
 
 /// Writes a frame as Parquet through the output layer (whole or not at all).

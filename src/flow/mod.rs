@@ -500,15 +500,18 @@ fn touches_frame(t: &EventTable, assigner: &Assigner, flows: &[CustomerFlow]) ->
     Ok(DataFrame::new_infer_height(cols)?)
 }
 
-/// The input when it is one canonical Parquet file (read directly, not
-/// ingested). A Parquet file in another shape (a Segment warehouse or GA4
-/// export) goes through ingestion like any raw file.
+/// The input when it is one canonical events Parquet file that cartlift
+/// wrote (`ingest`, `simulate`; [`crate::events::store::CHECKED_EVENTS`]),
+/// read directly. Any other Parquet file, a canonical-shaped export from
+/// elsewhere included, goes through ingestion like any raw file, so its
+/// rows meet the same checks, values and quarantine reasons.
 pub fn single_parquet(inputs: &[std::path::PathBuf]) -> Option<&std::path::Path> {
     use crate::events::source::{self, Container};
     match inputs {
-        [p] if Container::of_path(p).is_ok_and(|c| c == Container::Parquet) => {
-            // An unreadable file takes the direct route, whose error names it.
-            let canonical = source::peek_keys(p, Container::Parquet).map_or(true, |keys| {
+        [p] if Container::of_path(p).is_ok_and(|c| c == Container::Parquet)
+            && crate::events::store::is_checked_events(p) =>
+        {
+            let canonical = source::peek_keys(p, Container::Parquet).is_ok_and(|keys| {
                 crate::schema::REQUIRED_COLUMNS
                     .iter()
                     .all(|c| keys.iter().any(|k| k == c))
