@@ -73,3 +73,86 @@ fn ga4_export_rows_map_to_canonical() {
     }
     assert!(text.contains("unmapped_event"));
 }
+
+/// A canonical-shaped Parquet file from elsewhere (32-bit floats, padded
+/// text) is ingested before `paths` reads it: the carts are those of
+/// `ingest` then `paths`. A file cartlift wrote is read directly.
+#[test]
+fn foreign_canonical_parquet_meets_the_checks_of_ingest() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("sim.csv");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        "400",
+        "--seed",
+        "3",
+        "--out",
+        s(&csv),
+    ]);
+    let df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(csv.clone()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let padded = |name: &str| -> Column {
+        let c = df.column(name).unwrap().str().unwrap();
+        let v: Vec<Option<String>> = c.iter().map(|x| x.map(|t| format!(" {t} "))).collect();
+        Column::new(name.into(), v)
+    };
+    let value: Vec<Option<f32>> = df
+        .column("value")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|x| x.and_then(|t| t.parse::<f32>().ok()))
+        .collect();
+    let mut foreign = df.clone();
+    foreign.with_column(padded("event")).unwrap();
+    foreign.with_column(padded("customer_id")).unwrap();
+    foreign
+        .with_column(Column::new("value".into(), value))
+        .unwrap();
+    let foreign_path = dir.path().join("foreign.parquet");
+    ParquetWriter::new(std::fs::File::create(&foreign_path).unwrap())
+        .finish(&mut foreign)
+        .unwrap();
+
+    let paths = |events: &std::path::Path, out: &str| {
+        let out = dir.path().join(out);
+        let o = run(&[
+            "paths",
+            s(events),
+            "--flow",
+            s(&sample_flow()),
+            "--out",
+            s(&out),
+        ]);
+        (
+            std::fs::read(&out).unwrap(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let ingested = dir.path().join("ingested.parquet");
+    run(&["ingest", s(&foreign_path), "--out", s(&ingested)]);
+    let (direct, direct_err) = paths(&foreign_path, "direct.csv");
+    let (after, after_err) = paths(&ingested, "after.csv");
+    assert!(direct.len() > 1000);
+    assert!(
+        direct == after,
+        "paths on the file differs from ingest then paths"
+    );
+    assert!(
+        direct_err.contains("accepted"),
+        "ingested first: {direct_err}"
+    );
+    assert!(
+        !after_err.contains("accepted"),
+        "read directly: {after_err}"
+    );
+}
