@@ -1117,3 +1117,39 @@ fn simulate_refuses_a_platform_shape_under_another_containers_name() {
         assert!(!out.exists(), "{format}: nothing written");
     }
 }
+
+/// An output written through another output's temporary file (the Shopify
+/// shape's platform events beside its webhooks) leaves beside the outputs
+/// only the outputs and their lock files: no lock or temporary file of a
+/// temporary file.
+#[test]
+fn nested_outputs_leave_only_outputs_and_their_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shop.ndjson");
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        "50",
+        "--format",
+        "shopify",
+        "--out",
+        s(&out),
+    ]);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".shop.ndjson.cartlift-lock",
+            ".shop.platform.csv.cartlift-lock",
+            "shop.ndjson",
+            "shop.platform.csv"
+        ]
+    );
+}

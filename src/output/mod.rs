@@ -384,6 +384,17 @@ fn temp_beside(target: &Path) -> Result<(PathBuf, PathBuf, tempfile::NamedTempFi
     Ok((absolute, dir, tmp))
 }
 
+/// Whether `target` is a temporary file this run is writing for another
+/// output (a writer handed that path by [`write_path`]): written directly,
+/// with no lock or temporary file of its own.
+fn is_own_temporary(target: &Path) -> bool {
+    in_progress()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|p| p == target)
+}
+
 fn in_staging(target: &Path) -> bool {
     let staged = staging().lock().unwrap_or_else(|e| e.into_inner());
     staged.iter().any(|d| target.starts_with(d))
@@ -395,7 +406,7 @@ fn in_staging(target: &Path) -> bool {
 /// previous content. Errors name the target.
 pub fn write_file(target: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> Result<()> {
     let shown = target.display().to_string();
-    if in_staging(target) {
+    if in_staging(target) || is_own_temporary(target) {
         let mut file = File::create(target).with_context(|| format!("cannot create {shown}"))?;
         fill(&mut file).with_context(|| format!("cannot write {shown}"))?;
         file.flush()
@@ -421,6 +432,9 @@ pub fn write_file(target: &Path, fill: impl FnOnce(&mut File) -> Result<()>) -> 
 /// over the target only when `fill` succeeds.
 pub fn write_path<T>(target: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     let shown = target.display().to_string();
+    if is_own_temporary(target) {
+        return fill(target).with_context(|| format!("cannot write {shown}"));
+    }
     let (absolute, dir, tmp) = temp_beside(target)?;
     let value = fill(tmp.path()).with_context(|| format!("cannot write {shown}"))?;
     File::open(tmp.path())
@@ -471,7 +485,7 @@ impl Partial {
 impl PartialFile {
     pub fn create(target: &Path) -> Result<PartialFile> {
         let shown = target.display().to_string();
-        if in_staging(target) {
+        if in_staging(target) || is_own_temporary(target) {
             let file = File::create(target).with_context(|| format!("cannot create {shown}"))?;
             return Ok(PartialFile {
                 target: target.to_path_buf(),
