@@ -204,17 +204,7 @@ fn killed_reports_leave_the_old_or_the_new_folder() {
 fn interrupted_runs_leave_no_staged_data_behind() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.csv");
-    run(&[
-        "simulate",
-        "--flow",
-        s(&sample_flow()),
-        "--carts",
-        "6000",
-        "--seed",
-        "5",
-        "--out",
-        s(&events),
-    ]);
+    simulate_sample(&events, "6000", "5");
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let out = dir.path().join("report");

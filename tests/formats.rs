@@ -82,17 +82,7 @@ fn foreign_canonical_parquet_meets_the_checks_of_ingest() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("sim.csv");
-    run(&[
-        "simulate",
-        "--flow",
-        s(&sample_flow()),
-        "--carts",
-        "400",
-        "--seed",
-        "3",
-        "--out",
-        s(&csv),
-    ]);
+    simulate_sample(&csv, "400", "3");
     let df = CsvReadOptions::default()
         .with_infer_schema_length(Some(0))
         .try_into_reader_with_file_path(Some(csv.clone()))

@@ -430,20 +430,23 @@ pub fn is_checked_events(path: &Path) -> bool {
 
 /// Writes canonical events as Parquet, marked as checked ([`CHECKED_EVENTS`]).
 fn write_events_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    crate::output::write_file(path, |file| {
-        ParquetWriter::new(file)
-            .with_statistics(StatisticsOptions::default())
-            .with_key_value_metadata(Some(checked_events_metadata()))
-            .finish(df)?;
-        Ok(())
-    })
+    write_parquet_with(df, path, Some(checked_events_metadata()))
 }
 
 /// Writes a frame as Parquet through the output layer (whole or not at all).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    write_parquet_with(df, path, None)
+}
+
+fn write_parquet_with(
+    df: &mut DataFrame,
+    path: &Path,
+    metadata: Option<polars::io::parquet::write::KeyValueMetadata>,
+) -> Result<()> {
     crate::output::write_file(path, |file| {
         ParquetWriter::new(file)
             .with_statistics(StatisticsOptions::default())
+            .with_key_value_metadata(metadata)
             .finish(df)?;
         Ok(())
     })

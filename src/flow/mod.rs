@@ -601,21 +601,34 @@ pub fn ingest_to_parquet(
     inputs: &[std::path::PathBuf],
     opts: &crate::events::ingest::IngestOptions,
 ) -> Result<Staged> {
-    let dir = crate::output::Scratch::new("the ingested events")?;
-    let path = dir.path().join("events.parquet");
     let mut quarantine = crate::events::ingest::Quarantine::discard();
-    let mut out = crate::events::store::EventWriter::create(&path)?;
-    let report = crate::events::ingest::ingest_into(inputs, opts, &mut quarantine, &mut out)?;
-    out.commit()?;
+    let (staged, report) = stage_events(inputs, opts, &mut quarantine)?;
     eprintln!("{}", report.summary_line());
     if let Some(w) = report.warning() {
         eprintln!("warning: {w}");
     }
-    Ok(Staged {
+    Ok(staged)
+}
+
+/// Ingests `inputs` (streaming) into a temporary canonical Parquet file in
+/// a private scratch folder, bad rows to `quarantine`; the file and
+/// ingestion's counts.
+pub fn stage_events(
+    inputs: &[std::path::PathBuf],
+    opts: &crate::events::ingest::IngestOptions,
+    quarantine: &mut crate::events::ingest::Quarantine,
+) -> Result<(Staged, crate::events::ingest::IngestReport)> {
+    let dir = crate::output::Scratch::new("the ingested events")?;
+    let path = dir.path().join("events.parquet");
+    let mut out = crate::events::store::EventWriter::create(&path)?;
+    let report = crate::events::ingest::ingest_into(inputs, opts, quarantine, &mut out)?;
+    out.commit()?;
+    let staged = Staged {
         path,
         quarantined: report.quarantined,
         _dir: dir,
-    })
+    };
+    Ok((staged, report))
 }
 
 /// Writes a table as Parquet or CSV, by extension.

@@ -17,7 +17,7 @@ pub mod timeline;
 use crate::attribution::holdout::{attribute_flow, FlowAttribution};
 use crate::attribution::journeys::{By, Interaction, JourneyRule};
 use crate::config::FlowConfig;
-use crate::events::ingest::{self, IngestOptions, IngestReport, Quarantine};
+use crate::events::ingest::{IngestOptions, IngestReport, Quarantine};
 use crate::flow::{self, audit::Audit, table::EventTable, FlowTables};
 use crate::lift::{self, LiftOptions, LiftReport};
 use crate::schema::EventKind;
@@ -222,19 +222,19 @@ fn write_job(job: &Job, out: &Path) -> Result<Summary> {
     write_text(&data.join("README.txt"), DATA_README)?;
     // The bounded-memory route `paths` takes: events staged as canonical
     // Parquet, reconstructed customer range by customer range.
-    let ingested = stage("ingest", || ingest_events(job, &data))?;
+    let (staged, ingest_report) = stage("ingest", || ingest_events(job, &data))?;
     let mut tables = stage("reconstruct flow entries", || {
-        flow::reconstruct_parquet(&ingested.path, job.config, true)
+        flow::reconstruct_parquet(&staged.path, job.config, true)
     })?;
     // As `cartlift paths` counts them, so the audits agree.
-    tables.audit.skipped_rows += ingested.report.quarantined;
+    tables.audit.skipped_rows += staged.quarantined;
     flow::write_table(&mut tables.carts, &data.join("carts.parquet"))?;
     flow::write_table(&mut tables.touches, &data.join("touches.parquet"))?;
     if !job.show_ids {
         tables.audit = flow::audit_by_row(&tables.audit, &tables.carts)?;
     }
     let summary = stage("lift, attribution, policy", || {
-        summarize(&ingested.path, tables, ingested.report, job.config, stamp)
+        summarize(&staged.path, tables, ingest_report, job.config, stamp)
     })?;
     write_json(&out.join("lift.json"), &summary.lift)?;
     write_json(&out.join("audit.json"), &summary.audit)?;
@@ -361,17 +361,9 @@ fn dashboard_view(
 }
 
 /// Ingests every input, quarantining bad rows into `data/quarantine.csv`.
-/// The job's events, ingested (streaming) into a temporary canonical
-/// Parquet file that lives as long as the value.
-struct Ingested {
-    path: std::path::PathBuf,
-    report: IngestReport,
-    _dir: crate::output::Scratch,
-}
-
-/// Ingests the job's inputs into a temporary canonical Parquet file,
-/// quarantining bad rows to `out/quarantine.csv`.
-fn ingest_events(job: &Job, out: &Path) -> Result<Ingested> {
+/// Ingests the job's inputs into a temporary canonical Parquet file
+/// ([`flow::stage_events`]), quarantining bad rows to `out/quarantine.csv`.
+fn ingest_events(job: &Job, out: &Path) -> Result<(flow::Staged, IngestReport)> {
     let mut quarantine = Quarantine::to_file(&out.join("quarantine.csv"))?;
     let opts = IngestOptions {
         klaviyo_steps: Some(crate::events::klaviyo::StepMap::from_config(job.config)),
@@ -386,17 +378,9 @@ fn ingest_events(job: &Job, out: &Path) -> Result<Ingested> {
         },
         ..IngestOptions::default()
     };
-    let dir = crate::output::Scratch::new("the ingested events")?;
-    let path = dir.path().join("events.parquet");
-    let mut events = crate::events::store::EventWriter::create(&path)?;
-    let report = ingest::ingest_into(job.inputs, &opts, &mut quarantine, &mut events)?;
-    events.commit()?;
+    let staged = flow::stage_events(job.inputs, &opts, &mut quarantine)?;
     quarantine.finish()?;
-    Ok(Ingested {
-        path,
-        report,
-        _dir: dir,
-    })
+    Ok(staged)
 }
 
 /// Every analysis of the reconstructed tables, in one record.

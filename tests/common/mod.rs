@@ -61,3 +61,19 @@ pub fn read_parquet(p: &Path) -> DataFrame {
 pub fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("json file")).expect("valid json")
 }
+
+/// Simulates the sample flow (`carts` carts, `seed`) into `out` (canonical;
+/// the container by extension).
+pub fn simulate_sample(out: &Path, carts: &str, seed: &str) {
+    run(&[
+        "simulate",
+        "--flow",
+        s(&sample_flow()),
+        "--carts",
+        carts,
+        "--seed",
+        seed,
+        "--out",
+        s(out),
+    ]);
+}
